@@ -1,2 +1,125 @@
-"""(being written)"""
-__all__ = []
+"""Layers that add noise during training (``lasagne.layers.noise``)."""
+import warnings
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.tensor.random.utils import RandomStream
+
+from ..random import get_rng
+from .base import Layer
+
+__all__ = ["DropoutLayer", "dropout", "dropout_channels", "spatial_dropout",
+           "dropout_locations", "GaussianNoiseLayer"]
+
+_MAX_SEED = 2147462579
+
+
+def _new_stream():
+    """A random stream seeded from the package generator (advancing it)."""
+    rng = get_rng()
+    if isinstance(rng, np.random.Generator):
+        seed = rng.integers(1, _MAX_SEED)
+    else:  # the numpy.random module or a RandomState
+        seed = rng.randint(1, _MAX_SEED)
+    with warnings.catch_warnings():
+        # PyTensor 3 flags RandomStream as deprecated; it still does what we
+        # need (one auto-updating shared generator per draw).
+        warnings.simplefilter("ignore", FutureWarning)
+        return RandomStream(int(seed))
+
+
+class DropoutLayer(Layer):
+    """Dropout (Srivastava et al. 2014): zeroes inputs with probability ``p``.
+
+    During training, ``y = x * m / q`` with ``q = 1 - p`` and
+    ``m ~ Bernoulli(q)`` drawn independently per element (or shared along
+    ``shared_axes``); the ``1 / q`` rescaling keeps the expectation equal to
+    ``x``. With ``deterministic=True`` (at test time) or ``p == 0`` the layer
+    is the identity.
+
+    Parameters
+    ----------
+    incoming : a :class:`Layer` instance or a tuple
+        The layer feeding into this layer, or the expected input shape.
+    p : float or scalar tensor
+        The probability of dropping an element.
+    rescale : bool
+        Whether to divide the kept values by ``q``.
+    shared_axes : tuple of int
+        Axes along which the mask is the same (its size there is 1), e.g.
+        ``(2, 3)`` drops whole feature maps. Negative axes count from the end.
+
+    Notes
+    -----
+    The mask has the input's runtime shape, so the declared shape may hold
+    ``None`` or differ from the data. Each layer owns a random stream seeded
+    from :func:`lasagne_lstm.random.get_rng` at construction.
+    """
+
+    def __init__(self, incoming, p=0.5, rescale=True, shared_axes=(),
+                 **kwargs):
+        super().__init__(incoming, **kwargs)
+        self._srng = _new_stream()
+        self.p = p
+        self.rescale = rescale
+        self.shared_axes = tuple(shared_axes)
+
+    def get_output_for(self, input, deterministic=False, **kwargs):
+        if deterministic or (not hasattr(self.p, "ndim") and self.p == 0):
+            return input
+        retain_prob = pt.cast(1 - pt.as_tensor_variable(self.p), input.dtype)
+        if self.rescale:
+            input = input / retain_prob
+        shared = set(a % input.ndim for a in self.shared_axes)
+        mask_shape = tuple(1 if axis in shared else input.shape[axis]
+                           for axis in range(input.ndim))
+        mask = self._srng.bernoulli(retain_prob, size=mask_shape)
+        return input * pt.cast(mask, input.dtype)
+
+
+dropout = DropoutLayer
+
+
+def dropout_channels(incoming, *args, **kwargs):
+    """Channel-wise dropout: a :class:`DropoutLayer` sharing its mask over
+    every axis from the third on, so whole channels of a ``(N, C, ...)``
+    input are dropped (Tompson et al. 2015)."""
+    shape = incoming if isinstance(incoming, tuple) else incoming.output_shape
+    kwargs["shared_axes"] = tuple(range(2, len(shape)))
+    return DropoutLayer(incoming, *args, **kwargs)
+
+
+spatial_dropout = dropout_channels
+
+
+def dropout_locations(incoming, *args, **kwargs):
+    """Location-wise dropout: a :class:`DropoutLayer` sharing its mask over
+    the channel axis 1, so all channels at a position are dropped together."""
+    kwargs["shared_axes"] = (1,)
+    return DropoutLayer(incoming, *args, **kwargs)
+
+
+class GaussianNoiseLayer(Layer):
+    """Adds Gaussian noise: ``y = x + ε`` with ``ε ~ N(0, sigma²)``.
+
+    The layer is the identity with ``deterministic=True`` or ``sigma == 0``.
+
+    Parameters
+    ----------
+    incoming : a :class:`Layer` instance or a tuple
+        The layer feeding into this layer, or the expected input shape.
+    sigma : float or scalar tensor
+        The standard deviation of the noise.
+    """
+
+    def __init__(self, incoming, sigma=0.1, **kwargs):
+        super().__init__(incoming, **kwargs)
+        self._srng = _new_stream()
+        self.sigma = sigma
+
+    def get_output_for(self, input, deterministic=False, **kwargs):
+        if deterministic or (not hasattr(self.sigma, "ndim")
+                             and self.sigma == 0):
+            return input
+        noise = self._srng.normal(0.0, self.sigma, size=input.shape)
+        return input + pt.cast(noise, input.dtype)
