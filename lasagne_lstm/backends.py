@@ -1,0 +1,70 @@
+"""PyTensor backends as a setting: the compilation mode of every step function.
+
+=============  ===========================================================
+name           PyTensor mode
+=============  ===========================================================
+``numba``      PyTensor's default linker (Numba), full graph rewrites
+``c``          the C virtual machine (``CVM``) with full rewrites
+``jax``        JAX (XLA); needs static shapes, so one function per shape
+``fast_compile``  PyTensor's FAST_COMPILE (Python/C ops, few rewrites):
+               slow to run, quick to compile; for tests and debugging
+=============  ===========================================================
+"""
+import os
+import pathlib
+
+BACKENDS = ("numba", "c", "jax", "fast_compile")
+#: The CPU default, chosen by measurement (see benchmarks/README.md).
+DEFAULT_BACKEND = "c"
+#: Backends whose compiled functions need every input shape fixed.
+STATIC_SHAPE_BACKENDS = ("jax",)
+
+
+def cache_dir():
+    """Folder for compiled graphs that persist between runs (JAX's cache;
+    PyTensor keeps its own in its ``compiledir``)."""
+    root = os.environ.get("LASAGNE_LSTM_CACHE")
+    if root:
+        return pathlib.Path(root)
+    return pathlib.Path.home() / ".cache" / "lasagne_lstm" / "compiled"
+
+
+def get_mode(backend):
+    """Return the PyTensor compilation mode for a backend name.
+
+    Raises
+    ------
+    ValueError
+        For an unknown backend name.
+    ImportError
+        If the JAX backend is asked for and JAX is not installed.
+    """
+    from pytensor.compile.mode import Mode, get_mode as pytensor_get_mode
+    if backend == "numba":
+        return pytensor_get_mode("NUMBA")
+    if backend == "c":
+        return Mode(linker="cvm", optimizer="fast_run")
+    if backend == "fast_compile":
+        return pytensor_get_mode("FAST_COMPILE")
+    if backend == "jax":
+        try:
+            import jax
+        except ImportError as exc:
+            raise ImportError("the jax backend needs JAX: pip install "
+                              "'lasagne-lstm[jax]' (or jax[cuda] for a GPU)") from exc
+        _enable_jax_cache(jax)
+        return pytensor_get_mode("JAX")
+    raise ValueError("unknown backend %r: expected one of %s"
+                     % (backend, ", ".join(BACKENDS)))
+
+
+def _enable_jax_cache(jax):
+    folder = cache_dir() / "jax"
+    folder.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+def needs_static_shapes(backend):
+    """Whether a backend compiles one function per input shape."""
+    return backend in STATIC_SHAPE_BACKENDS

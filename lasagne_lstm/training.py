@@ -1,0 +1,336 @@
+"""Compiled step functions: masked minibatch training and N-step gradient
+accumulation, with evaluation functions that never update.
+
+Both training modes minimise the same objective. For a window (batch) of
+sequences with per-token losses ``l_{i,t}`` and real-token counts ``n_i``:
+
+* token weighting (default): ``L = Σ_i Σ_t l_{i,t} / Σ_i n_i``;
+* sequence weighting: ``L = (1/B) Σ_i (Σ_t l_{i,t}) / n_i``.
+
+**Masked mode** compiles one function ``train(X, mask, y)`` doing forward,
+backward and the update on a padded batch.
+
+**Accumulation mode** compiles ``compute_grad(x[, mask], y, scale)``, which adds
+the gradient of ``Σ_i scale_i Σ_t l_{i,t}`` over one sequence or micro-batch
+into accumulator shared variables (nothing is returned to Python), and
+``apply_mean_grad()``, which hands the accumulated gradient to the update rule
+(through its gradient-list form) and zeros the accumulators. The scale is
+applied *before* differentiation, so per-step ``grad_clipping`` sees exactly
+the values it sees in masked mode, and one accumulation cycle over a batch
+equals one masked step on it.
+"""
+from collections import OrderedDict
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from . import backends, updates
+from .layers import get_all_params, get_output
+from .utils import floatX
+
+OPTIMIZERS = OrderedDict([
+    ("sgd", updates.sgd),
+    ("momentum", updates.momentum),
+    ("nesterov_momentum", updates.nesterov_momentum),
+    ("adagrad", updates.adagrad),
+    ("rmsprop", updates.rmsprop),
+    ("adadelta", updates.adadelta),
+    ("adam", updates.adam),
+    ("adamax", updates.adamax),
+    ("amsgrad", updates.amsgrad),
+])
+#: Each rule's default learning rate (Lasagne's, where it has one).
+DEFAULT_LEARNING_RATES = {"sgd": 1.0, "momentum": 0.1, "nesterov_momentum": 0.1,
+                          "adagrad": 1.0, "rmsprop": 1e-3, "adadelta": 1.0,
+                          "adam": 1e-3, "adamax": 2e-3, "amsgrad": 1e-3}
+WEIGHTINGS = ("tokens", "sequences")
+MODES = ("masked", "accumulate")
+
+
+def _take_targets(log_probs, targets):
+    """log p[i, y_i] without arange-indexing (JAX needs static index shapes)."""
+    return pt.take_along_axis(log_probs, targets[:, None], axis=1)[:, 0]
+
+
+class LossTerms:
+    """The symbolic loss pieces of one model variant on one set of inputs.
+
+    Attributes
+    ----------
+    row_loss : (batch,) summed loss of each sequence's real targets
+    row_targets : (batch,) number of real targets per sequence (tokens for a
+        language model, 1 for a classifier)
+    correct : scalar, number of correctly predicted real targets
+    """
+
+    def __init__(self, model, X, mask, y, deterministic):
+        inputs = {model.l_in: X}
+        if model.masked:
+            inputs[model.l_mask] = mask
+        logits = get_output(model.l_out, inputs, deterministic=deterministic)
+        log_probs = pt.special.log_softmax(logits, axis=-1)
+        predictions = pt.argmax(logits, axis=-1)
+        if model.task == "lm":
+            weights = mask if model.masked else pt.ones_like(X, dtype=logits.dtype)
+            nll = -_take_targets(log_probs, y.flatten()).reshape(y.shape)
+            self.row_loss = (nll * weights).sum(axis=1)
+            self.row_targets = weights.sum(axis=1)
+            hits = pt.eq(predictions.reshape(y.shape), y)
+            self.correct = (hits * weights).sum()
+        else:
+            self.row_loss = -_take_targets(log_probs, y)
+            self.row_targets = pt.ones_like(self.row_loss)
+            self.correct = pt.eq(predictions, y).sum()
+        self.loss_sum = self.row_loss.sum()
+        self.n_targets = self.row_targets.sum()
+
+    def row_weights(self, weighting):
+        """Per-sequence weights turning summed losses into the batch objective."""
+        if weighting == "tokens":
+            return pt.ones_like(self.row_loss) / self.n_targets
+        if weighting == "sequences":
+            return 1.0 / (self.row_targets * self.row_loss.shape[0])
+        raise ValueError("unknown weighting %r: expected one of %s"
+                         % (weighting, ", ".join(WEIGHTINGS)))
+
+
+def _inputs(task, masked):
+    X = pt.imatrix("X")
+    mask = pt.matrix("mask") if masked else None
+    y = pt.imatrix("y") if task == "lm" else pt.ivector("y")
+    return X, mask, y
+
+
+class _ShapeCache:
+    """One compiled function for dynamic-shape backends; one per input shape
+    (inputs given as static-shape replacements) for JAX."""
+
+    def __init__(self, backend, inputs, outputs, updates=None, name=None):
+        self.backend = backend
+        self.mode = backends.get_mode(backend)
+        self.inputs = inputs
+        self.outputs = outputs
+        self.updates = updates
+        self.name = name
+        self.functions = {}
+
+    def _compile(self, key):
+        if key is None:
+            return pytensor.function(self.inputs, self.outputs, updates=self.updates,
+                                     mode=self.mode, name=self.name)
+        static = [pt.tensor(dtype=v.dtype, shape=shape, name=v.name)
+                  for v, shape in zip(self.inputs, key)]
+        return pytensor.function(static, self.outputs, updates=self.updates,
+                                 givens=list(zip(self.inputs, static)),
+                                 mode=self.mode, name=self.name)
+
+    def __call__(self, *args):
+        key = (tuple(np.shape(a) for a in args)
+               if backends.needs_static_shapes(self.backend) else None)
+        fn = self.functions.get(key)
+        if fn is None:
+            fn = self.functions[key] = self._compile(key)
+        return fn(*args)
+
+    @property
+    def compiled(self):
+        return len(self.functions)
+
+
+class StepFunctions:
+    """Training and evaluation functions for one model.
+
+    The update expressions (and so the optimizer's state variables) are built
+    at construction; functions are compiled on first use.
+
+    Parameters
+    ----------
+    model : a model from :mod:`lasagne_lstm.models`
+        Built with a mask (its variant without one is made when needed).
+    mode : {'masked', 'accumulate'}
+        Which training functions to provide.
+    optimizer : str
+        A rule of :mod:`lasagne_lstm.updates` (see ``OPTIMIZERS``).
+    learning_rate : float, optional
+        Defaults to the rule's usual value. Held in a shared variable
+        (``self.learning_rate``) so schedules can change it without
+        recompiling.
+    max_grad_norm : float, optional
+        Rescale the whole gradient to at most this global norm
+        (:func:`updates.total_norm_constraint`) before the update.
+    backend : str
+        See :mod:`lasagne_lstm.backends`.
+    weighting : {'tokens', 'sequences'}
+        How sequences are weighted in the objective (see the module text).
+    """
+
+    def __init__(self, model, mode="masked", optimizer="adam", learning_rate=None,
+                 max_grad_norm=None, backend=backends.DEFAULT_BACKEND,
+                 weighting="tokens"):
+        if mode not in MODES:
+            raise ValueError("unknown mode %r: expected one of %s"
+                             % (mode, ", ".join(MODES)))
+        if optimizer not in OPTIMIZERS:
+            raise ValueError("unknown optimizer %r: expected one of %s"
+                             % (optimizer, ", ".join(OPTIMIZERS)))
+        if weighting not in WEIGHTINGS:
+            raise ValueError("unknown weighting %r: expected one of %s"
+                             % (weighting, ", ".join(WEIGHTINGS)))
+        backends.get_mode(backend)  # fail early on a bad or missing backend
+        self.model = model
+        self.task = model.task
+        self.mode = mode
+        self.backend = backend
+        self.weighting = weighting
+        if learning_rate is None:
+            learning_rate = DEFAULT_LEARNING_RATES[optimizer]
+        self.learning_rate = pytensor.shared(floatX(learning_rate), name="learning_rate")
+        self.params = get_all_params(model.l_out, trainable=True)
+        self.optimizer = optimizer
+        self.max_grad_norm = max_grad_norm
+        self._functions = {}
+        if mode == "masked":
+            self._build_masked()
+        else:
+            self._build_accumulation()
+        # The optimizer's own shared variables (moments, step count) in the
+        # rule's deterministic order: saved in checkpoints.
+        params = set(self.params)
+        self.optimizer_state = [v for v in self._optimizer_updates if v not in params]
+
+    def _updates_for(self, grads):
+        if self.max_grad_norm:
+            grads = updates.total_norm_constraint(grads, self.max_grad_norm)
+        return OPTIMIZERS[self.optimizer](grads, self.params, self.learning_rate)
+
+    def _function(self, key, build):
+        if key not in self._functions:
+            self._functions[key] = _ShapeCache(self.backend, *build())
+        return self._functions[key]
+
+    # -- masked mode ---------------------------------------------------------
+    def _build_masked(self):
+        Xv, Mv, yv = _inputs(self.task, True)
+        terms = LossTerms(self.model.variant(masked=True), Xv, Mv, yv,
+                          deterministic=False)
+        loss = (terms.row_weights(self.weighting) * terms.row_loss).sum()
+        grads = pytensor.grad(loss, self.params)
+        self._optimizer_updates = self._updates_for(grads)
+        self._train_graph = ([Xv, Mv, yv], [terms.loss_sum, terms.n_targets],
+                             self._optimizer_updates, "train")
+
+    def train(self, X, mask, y):
+        """One masked update on a padded batch; returns (loss sum, targets)."""
+        self._require("masked")
+        fn = self._function("train", lambda: self._train_graph)
+        loss_sum, n = fn(X, mask, y)
+        return float(loss_sum), float(n)
+
+    # -- accumulation mode ---------------------------------------------------
+    def _build_accumulation(self):
+        self.accumulators = [
+            pytensor.shared(np.zeros_like(p.get_value()), shape=p.type.shape,
+                            name="accumulated." + (p.name or "param"))
+            for p in self.params]
+        self.accumulated_loss = pytensor.shared(floatX(0.0), name="accumulated.loss")
+        self.accumulated_targets = pytensor.shared(floatX(0.0),
+                                                   name="accumulated.targets")
+        self._optimizer_updates = self._updates_for(list(self.accumulators))
+
+    def _compute_grad_graph(self, masked):
+        Xv, Mv, yv = _inputs(self.task, masked)
+        scale_v = pt.vector("scale")
+        terms = LossTerms(self.model.variant(masked=masked), Xv, Mv, yv,
+                          deterministic=False)
+        grads = pytensor.grad((scale_v * terms.row_loss).sum(), self.params)
+        upd = OrderedDict((acc, acc + g) for acc, g in zip(self.accumulators, grads))
+        upd[self.accumulated_loss] = self.accumulated_loss + terms.loss_sum
+        upd[self.accumulated_targets] = self.accumulated_targets + terms.n_targets
+        inputs = [Xv, Mv, yv, scale_v] if masked else [Xv, yv, scale_v]
+        return inputs, [], upd, "compute_grad"
+
+    def compute_grad(self, X, mask, y, scale):
+        """Add ``scale``-weighted gradients of one micro-batch into the
+        accumulators.
+
+        ``mask`` is None for single unpadded sequences (the graph then has no
+        mask at all); ``scale`` holds one weight per row. Returns nothing: the
+        gradients stay in the accumulators.
+        """
+        self._require("accumulate")
+        masked = mask is not None
+        fn = self._function(("compute_grad", masked),
+                            lambda: self._compute_grad_graph(masked))
+        fn(*((X, mask, y, scale) if masked else (X, y, scale)))
+
+    def _apply_graph(self):
+        upd = OrderedDict(self._optimizer_updates)
+        for acc in self.accumulators + [self.accumulated_loss,
+                                        self.accumulated_targets]:
+            upd[acc] = pt.zeros_like(acc)
+        return [], [self.accumulated_loss, self.accumulated_targets], upd, \
+            "apply_mean_grad"
+
+    def apply_mean_grad(self):
+        """Apply the accumulated (already averaged) gradient with the update
+        rule and zero the accumulators; returns (loss sum, targets) of the
+        window."""
+        self._require("accumulate")
+        loss_sum, n = self._function("apply_mean_grad", self._apply_graph)()
+        return float(loss_sum), float(n)
+
+    def accumulate_batch(self, batch, micro_batch=1):
+        """One accumulation cycle over a batch: ``compute_grad`` on each
+        sequence (``micro_batch=1``: unpadded, no mask) or micro-batch, then
+        ``apply_mean_grad``. Returns (loss sum, targets)."""
+        lengths = np.asarray(batch.lengths, dtype=float)
+        n_rows = len(lengths)
+        total = n_rows if self.task == "classify" else lengths.sum()
+
+        def scales(lens):
+            if self.task == "classify":
+                lens = np.ones(len(lens))
+            if self.weighting == "tokens":
+                return floatX(np.full(len(lens), 1.0 / total))
+            return floatX(1.0 / (np.asarray(lens, dtype=float) * n_rows))
+
+        if micro_batch == 1:
+            for x, y in batch.sequences():
+                self.compute_grad(np.asarray(x, dtype="int32")[None, :], None,
+                                  np.asarray(y, dtype="int32")[None, ...],
+                                  scales([len(x)]))
+        else:
+            for mb in batch.micro_batches(micro_batch):
+                self.compute_grad(mb.X, mb.mask, mb.y, scales(mb.lengths))
+        return self.apply_mean_grad()
+
+    def train_batch(self, batch, micro_batch=1):
+        """One update on a batch in this object's mode; returns (loss sum, targets)."""
+        if self.mode == "masked":
+            return self.train(batch.X, batch.mask, batch.y)
+        return self.accumulate_batch(batch, micro_batch)
+
+    def _require(self, mode):
+        if self.mode != mode:
+            raise RuntimeError("these step functions were built for %s mode, "
+                               "not %s mode" % (self.mode, mode))
+
+    # -- evaluation ----------------------------------------------------------
+    def _evaluate_graph(self):
+        Xv, Mv, yv = _inputs(self.task, True)
+        terms = LossTerms(self.model.variant(masked=True), Xv, Mv, yv,
+                          deterministic=True)
+        return [Xv, Mv, yv], [terms.loss_sum, terms.n_targets, terms.correct], \
+            None, "evaluate"
+
+    def evaluate(self, X, mask, y):
+        """Loss sum, number of targets and number correct on a padded batch,
+        with dropout off; never updates anything."""
+        loss_sum, n, correct = self._function("evaluate", self._evaluate_graph)(X, mask, y)
+        return float(loss_sum), float(n), float(correct)
+
+    @property
+    def compiled_functions(self):
+        """How many functions have been compiled so far (one per shape on JAX)."""
+        return sum(f.compiled for f in self._functions.values())
