@@ -3,7 +3,7 @@ import warnings
 
 import numpy as np
 import pytensor.tensor as pt
-from pytensor.tensor.random.utils import RandomStream
+from pytensor.tensor.random import shared_rng
 
 from ..random import get_rng
 from .base import Layer
@@ -14,6 +14,54 @@ __all__ = ["DropoutLayer", "dropout", "dropout_channels", "spatial_dropout",
 _MAX_SEED = 2147462579
 
 
+class _NoiseStream:
+    """A source of random tensors, like Theano's shared random streams.
+
+    Every draw gets its own shared ``numpy.random.Generator`` (spawned from
+    one seed) whose state advances automatically each time a compiled
+    function using the draw runs. This is what PyTensor's deprecated
+    ``RandomStream`` does, written against the ``shared_rng`` API so that no
+    deprecation warnings are raised on each draw.
+
+    Parameters
+    ----------
+    seed : int
+        Seeds every generator this stream creates.
+    """
+
+    def __init__(self, seed):
+        self.seed(seed)
+        self.state_updates = []
+
+    def seed(self, seed):
+        """Restart the sequence of generators handed to future draws."""
+        self._seeds = np.random.SeedSequence(seed)
+
+    def updates(self):
+        """The ``(shared generator, next state)`` pairs of every draw so far."""
+        return list(self.state_updates)
+
+    def _draw(self, distribution, *args, **kwargs):
+        (child,) = self._seeds.spawn(1)
+        rng = shared_rng(np.random.default_rng(child))
+        next_rng, sample = getattr(rng, distribution)(*args, **kwargs)
+        with warnings.catch_warnings():
+            # PyTensor 3 deprecates automatic updates, but they are what makes
+            # a compiled training function draw new noise on every call.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            rng.default_update = next_rng
+        self.state_updates.append((rng, next_rng))
+        return sample
+
+    def bernoulli(self, p, size):
+        """0/1 integers, 1 with probability ``p``."""
+        return self._draw("bernoulli", p, size=size)
+
+    def normal(self, loc, scale, size):
+        """Samples of N(loc, scale²)."""
+        return self._draw("normal", loc, scale, size=size)
+
+
 def _new_stream():
     """A random stream seeded from the package generator (advancing it)."""
     rng = get_rng()
@@ -21,11 +69,7 @@ def _new_stream():
         seed = rng.integers(1, _MAX_SEED)
     else:  # the numpy.random module or a RandomState
         seed = rng.randint(1, _MAX_SEED)
-    with warnings.catch_warnings():
-        # PyTensor 3 flags RandomStream as deprecated; it still does what we
-        # need (one auto-updating shared generator per draw).
-        warnings.simplefilter("ignore", FutureWarning)
-        return RandomStream(int(seed))
+    return _NoiseStream(int(seed))
 
 
 class DropoutLayer(Layer):
