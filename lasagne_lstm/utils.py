@@ -6,7 +6,6 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Variable
-from pytensor.graph.traversal import graph_inputs
 
 int_types = (numbers.Integral, np.integer)
 
@@ -48,12 +47,26 @@ def collect_shared_vars(expressions):
     """Return the shared variables an expression (or list of them) depends on.
 
     The order is depth-first, left to right, first expression first, without
-    duplicates.
+    duplicates. (PyTensor's ``graph_inputs`` searches right to left, so the
+    traversal is done here.)
     """
     if isinstance(expressions, Variable):
         expressions = [expressions]
-    return unique(v for expr in expressions for v in graph_inputs([expr])
-                  if isinstance(v, SharedVariable))
+    seen = set()
+    found = []
+    # a stack popped from the end: push in reverse to visit left to right
+    stack = list(reversed(list(expressions)))
+    while stack:
+        var = stack.pop()
+        if var in seen:
+            continue
+        seen.add(var)
+        if var.owner is None:
+            if isinstance(var, SharedVariable):
+                found.append(var)
+        else:
+            stack.extend(reversed(var.owner.inputs))
+    return found
 
 
 def one_hot(x, m=None):
