@@ -62,6 +62,15 @@ class _NoiseStream:
         return self._draw("normal", loc, scale, size=size)
 
 
+def _runtime_shape(x):
+    """The shape of ``x``: static sizes where its type fixes them (which
+    helps backends needing static shapes, such as JAX), symbolic elsewhere.
+    The layer's declared shape is deliberately not used: the data may differ.
+    """
+    return tuple(size if size is not None else x.shape[axis]
+                 for axis, size in enumerate(x.type.shape))
+
+
 def _new_stream():
     """A random stream seeded from the package generator (advancing it)."""
     rng = get_rng()
@@ -115,8 +124,8 @@ class DropoutLayer(Layer):
         if self.rescale:
             input = input / retain_prob
         shared = set(a % input.ndim for a in self.shared_axes)
-        mask_shape = tuple(1 if axis in shared else input.shape[axis]
-                           for axis in range(input.ndim))
+        mask_shape = tuple(1 if axis in shared else size
+                           for axis, size in enumerate(_runtime_shape(input)))
         mask = self._srng.bernoulli(retain_prob, size=mask_shape)
         return input * pt.cast(mask, input.dtype)
 
@@ -165,5 +174,5 @@ class GaussianNoiseLayer(Layer):
         if deterministic or (not hasattr(self.sigma, "ndim")
                              and self.sigma == 0):
             return input
-        noise = self._srng.normal(0.0, self.sigma, size=input.shape)
+        noise = self._srng.normal(0.0, self.sigma, size=_runtime_shape(input))
         return input + pt.cast(noise, input.dtype)
