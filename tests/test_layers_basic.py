@@ -9,7 +9,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from lasagne_lstm import init, nonlinearities
+from lasagne_lstm import nonlinearities
 from lasagne_lstm.layers import (
     BiasLayer, ConcatLayer, DenseLayer, DimshuffleLayer, DropoutLayer,
     ElemwiseMergeLayer, ElemwiseSumLayer, EmbeddingLayer, ExpressionLayer,

@@ -1,5 +1,4 @@
 """Element-wise and special-purpose layers (``lasagne.layers.special``)."""
-import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
