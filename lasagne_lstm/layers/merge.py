@@ -1,5 +1,7 @@
 """Layers combining several inputs (``lasagne.layers.merge``)."""
+import numpy as np
 import pytensor.tensor as pt
+from pytensor.graph.basic import Variable
 
 from .base import MergeLayer
 
@@ -206,6 +208,12 @@ class ElemwiseMergeLayer(MergeLayer):
         return output
 
 
+def _is_one(coeff):
+    """Whether a coefficient is a plain scalar 1 (so needs no multiply)."""
+    return (not isinstance(coeff, Variable) and np.ndim(coeff) == 0
+            and coeff == 1)
+
+
 class ElemwiseSumLayer(ElemwiseMergeLayer):
     """Sums its inputs with fixed coefficients: ``y = Σ_i c_i x_i``.
 
@@ -238,6 +246,6 @@ class ElemwiseSumLayer(ElemwiseMergeLayer):
         self.coeffs = coeffs
 
     def get_output_for(self, inputs, **kwargs):
-        scaled = [x if (not hasattr(c, "ndim") and c == 1) else x * c
+        scaled = [x if _is_one(c) else x * c
                   for c, x in zip(self.coeffs, inputs)]
         return super().get_output_for(scaled, **kwargs)

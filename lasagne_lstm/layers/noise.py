@@ -3,6 +3,7 @@ import warnings
 
 import numpy as np
 import pytensor.tensor as pt
+from pytensor.graph.basic import Variable
 from pytensor.tensor.random import shared_rng
 
 from ..random import get_rng
@@ -62,6 +63,12 @@ class _NoiseStream:
         return self._draw("normal", loc, scale, size=size)
 
 
+def _is_constant(value, number):
+    """Whether ``value`` is a plain (non-symbolic) scalar equal to ``number``."""
+    return (not isinstance(value, Variable) and np.ndim(value) == 0
+            and value == number)
+
+
 def _runtime_shape(x):
     """The shape of ``x``: static sizes where its type fixes them (which
     helps backends needing static shapes, such as JAX), symbolic elsewhere.
@@ -118,7 +125,7 @@ class DropoutLayer(Layer):
         self.shared_axes = tuple(shared_axes)
 
     def get_output_for(self, input, deterministic=False, **kwargs):
-        if deterministic or (not hasattr(self.p, "ndim") and self.p == 0):
+        if deterministic or _is_constant(self.p, 0):
             return input
         retain_prob = pt.cast(1 - pt.as_tensor_variable(self.p), input.dtype)
         if self.rescale:
@@ -171,8 +178,7 @@ class GaussianNoiseLayer(Layer):
         self.sigma = sigma
 
     def get_output_for(self, input, deterministic=False, **kwargs):
-        if deterministic or (not hasattr(self.sigma, "ndim")
-                             and self.sigma == 0):
+        if deterministic or _is_constant(self.sigma, 0):
             return input
         noise = self._srng.normal(0.0, self.sigma, size=_runtime_shape(input))
         return input + pt.cast(noise, input.dtype)
