@@ -70,6 +70,8 @@ def results():
         cacc_top2=categorical_accuracy(s, lab, top_k=2),
         cacc_top3=categorical_accuracy(s, oh, top_k=3),
     )
+    exprs["cce_int_grad"] = pytensor.grad(exprs["cce_int"].sum(), s)
+    exprs["mc_hinge_grad"] = pytensor.grad(exprs["mc_hinge_int"].sum(), s)
     keys = list(exprs)
     fn = pytensor.function([p, t, s, lab, oh, soft, col, colt, w],
                            [exprs[k] for k in keys],
@@ -89,6 +91,10 @@ def test_crossentropies(results):
     close(results["cce_int"], -np.log([0.5, 0.15, 0.5]))
     close(results["cce_onehot"], -np.log([0.5, 0.15, 0.5]))
     close(results["cce_soft"], -(SOFT_T * np.log(SCORES)).sum(axis=1))
+    # d(-log p[i, y_i]) / dp = -1 / p at (i, y_i), zero elsewhere
+    grad = np.zeros_like(SCORES)
+    grad[np.arange(3), LABELS] = -1 / SCORES[np.arange(3), LABELS]
+    close(results["cce_int_grad"], grad)
 
 
 def test_squared_error_and_alignment(results):
@@ -138,6 +144,13 @@ def test_multiclass_hinge(results):
                                     0.2 - 0.5 + 1])
     close(results["mc_hinge_onehot"], np.maximum(
         0, np.array([0.3 - 0.5, 0.7 - 0.15, 0.2 - 0.5]) + 0.3))
+    # every row is active: +1 at the best wrong class, -1 at the label
+    # (row 2 has a tie for the best wrong class, which backends split
+    # differently, so it is left out)
+    grad = np.zeros((2, 4))
+    grad[[0, 1], [2, 0]] = 1
+    grad[[0, 1], LABELS[:2]] = -1
+    close(results["mc_hinge_grad"][:2], grad)
     with pytest.raises(TypeError):
         multiclass_hinge_loss(pt.matrix(), pt.tensor3())
 

@@ -23,7 +23,7 @@ class DenseLayer(Layer):
         The layer feeding into this layer, or the expected input shape.
     num_units : int
         The number of units (the size of the output's last axis).
-    W : Theano-style spec (initializer, numpy array or variable)
+    W : spec (initializer, numpy array or variable)
         The weights, of shape ``(num_inputs, num_units)`` where
         ``num_inputs`` is the product of ``input_shape[num_leading_axes:]``.
         Tagged trainable and regularizable.
