@@ -246,7 +246,8 @@ def unroll_scan(fn, sequences, outputs_info, non_sequences, n_steps,
     if go_backwards:
         counter = counter[::-1]
     output = []
-    prev_vals = outputs_info
+    prev_vals = list(outputs_info)
+    non_sequences = list(non_sequences)
     for i in counter:
         step_input = [s[i] for s in sequences] + prev_vals + non_sequences
         out_ = fn(*step_input)
