@@ -3,7 +3,7 @@ import numpy as np
 import pytensor
 
 from . import backends, checkpoint
-from .data import Vocabulary, tokenize_text
+from .data import Vocabulary, tokenize
 from .layers import get_output
 from .models import build_model
 
@@ -44,7 +44,7 @@ def sample(path, prime="", length=50, temperature=1.0, seed=0):
     logits = get_output(model.l_out, {model.l_in: X}, deterministic=True)
     next_logits = pytensor.function([X], logits[-1], mode=backends.get_mode(backend))
     rng = np.random.RandomState(seed)
-    tokens = tokenize_text(prime, level=config["level"],
+    tokens = tokenize(prime, level=config["level"],
                            lowercase=config.get("lowercase", False)) if prime else []
     ids = [vocab.bos_id] + [int(i) for i in vocab.encode(tokens)]
     out = []
