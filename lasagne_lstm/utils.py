@@ -213,7 +213,7 @@ def create_param(spec, shape, name=None):
             raise ValueError("%sparameter array has shape %s, should be %s"
                              % (err_prefix, spec.shape, shape))
         return pytensor.shared(spec, name=name,
-                               shape=tuple(1 if d == 1 else None for d in shape))
+                               shape=shape)
     if callable(spec):
         arr = spec(shape)
         try:
@@ -225,7 +225,7 @@ def create_param(spec, shape, name=None):
             raise RuntimeError("%sinitializer returned an array of shape %s, "
                                "should be %s" % (err_prefix, arr.shape, shape))
         return pytensor.shared(arr, name=name,
-                               shape=tuple(1 if d == 1 else None for d in shape))
+                               shape=shape)
     raise TypeError("%sunsupported spec of type %s: expected a numpy array, a "
                     "PyTensor variable, a number or a callable"
                     % (err_prefix, type(spec).__name__))
