@@ -229,7 +229,7 @@ def cmd_list(args):
 
 
 def cmd_fetch(args):
-    from .data import CORPORA, DataError, fetch, is_fetched
+    from .data import CORPORA, DataError, fetch, is_fetched, prepare
     names = list(CORPORA) if args.name == "all" else [args.name]
     for name in names:
         if name not in CORPORA:
@@ -239,6 +239,7 @@ def cmd_fetch(args):
         was = is_fetched(name)
         try:
             path = fetch(name, force=args.force)
+            prepare(name)   # tokenize once now, so training starts fast
         except DataError as exc:
             raise UserError(str(exc)) from None
         state = "already present" if was and not args.force else "fetched"

@@ -15,7 +15,7 @@ from lasagne_lstm.data import stream_batches, stream_num_windows
 
 PAD = 0
 MASK = "float64"
-SETTINGS = settings(max_examples=60, deadline=None,
+SETTINGS = settings(max_examples=120, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 

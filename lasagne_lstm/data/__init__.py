@@ -8,7 +8,7 @@ from .tokenize import (LEVELS, char_tokenize, detokenize, normalize_space,
                        train_punkt, word_tokenize)
 from .vocab import (BOS, EOS, PAD, SPECIAL_TOKENS, UNK, Vocabulary, lm_sequences)
 from .corpora import (CORPORA, SEGMENTS, TASKS, Corpus, cache_dir, corpus_dir,
-                      fetch, is_fetched, load_corpus, load_documents,
+                      fetch, is_fetched, load_corpus, load_documents, prepare,
                       strip_gutenberg)
 from .stream import lm_stream, stream_batches, stream_num_windows
 
@@ -18,6 +18,6 @@ __all__ = [
     "split_paragraphs", "split_sentences", "tokenize", "train_punkt", "word_tokenize",
     "BOS", "EOS", "PAD", "SPECIAL_TOKENS", "UNK", "Vocabulary", "lm_sequences",
     "CORPORA", "SEGMENTS", "TASKS", "Corpus", "cache_dir", "corpus_dir", "fetch",
-    "is_fetched", "load_corpus", "load_documents", "strip_gutenberg",
+    "prepare", "is_fetched", "load_corpus", "load_documents", "strip_gutenberg",
     "lm_stream", "stream_batches", "stream_num_windows",
 ]

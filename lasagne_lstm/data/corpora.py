@@ -27,7 +27,7 @@ from .tokenize import (check_level, char_tokenize, normalize_space, split_lines,
 from .vocab import Vocabulary
 
 __all__ = ["Corpus", "CORPORA", "TASKS", "SEGMENTS", "cache_dir", "corpus_dir",
-           "is_fetched", "fetch", "load_corpus", "load_documents",
+           "is_fetched", "fetch", "prepare", "load_corpus", "load_documents",
            "strip_gutenberg"]
 
 TASKS = ("lm", "classify")
@@ -231,9 +231,12 @@ def fetch(name, force=False, quiet=False):
     tmp = tempfile.mkdtemp(prefix=".%s-" % name, dir=cache_dir())
     try:
         _fetch_into(name, tmp, spec, final)
+        if os.path.exists(final) and (force or not os.path.exists(_raw_path(name, final))):
+            shutil.rmtree(final)        # an old copy, or a broken one
         if os.path.exists(final):
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+            pass                        # another process fetched it meanwhile
+        else:
+            os.replace(tmp, final)
     finally:
         if os.path.exists(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
@@ -356,11 +359,22 @@ def _named_documents(name, fetch_missing=True):
         labels = [labels[i] for i in keep]
     d = {"format": _PROCESSED, "corpus": name, "source": spec.source,
          "sentences": sentences, "tokens": tokens, "labels": labels}
-    tmp = processed + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(d, f, ensure_ascii=False, separators=(",", ":"))
-    os.replace(tmp, processed)
+    fd, tmp = tempfile.mkstemp(prefix=".processed-", dir=root)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(d, f, ensure_ascii=False, separators=(",", ":"))
+        os.replace(tmp, processed)
+    except OSError:
+        if os.path.exists(tmp):
+            os.remove(tmp)              # a read-only cache: just do without it
     return sentences, tokens, labels
+
+
+def prepare(name):
+    """Fetch corpus ``name`` if needed and build its cache of sentences and
+    word tokens (Punkt training and tokenization happen here, once)."""
+    sentences, _, _ = _named_documents(name)
+    return len(sentences)
 
 
 # -- paths ------------------------------------------------------------------
