@@ -1,7 +1,5 @@
 """``lasagne-lstm data``: fetch, list and measure corpora and the bucketing generator."""
 import json
-import os
-import sys
 import time
 
 from .cli import UserError
