@@ -13,22 +13,24 @@ class UserError(Exception):
     """A problem with the user's input, reported as one line without a traceback."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad command line in one line (plus a pointer to --help)."""
+
+    def error(self, message):
+        self.exit(2, "%s: error: %s (see %s --help)\n" % (self.prog, message, self.prog))
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lasagne-lstm",
         description="Train and use Lasagne-style LSTM language models and "
                     "classifiers on text, with masked minibatches or N-step "
                     "gradient accumulation.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    from . import cli_data
+    from . import cli_data, cli_train
     cli_data.add_parser(subparsers)
-    try:
-        from . import cli_train
-    except ImportError:  # the training commands are optional while being built
-        cli_train = None
-    if cli_train is not None:
-        cli_train.add_parsers(subparsers)
+    cli_train.add_parsers(subparsers)
     return parser
 
 
