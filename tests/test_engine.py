@@ -168,13 +168,6 @@ def test_cli_train_evaluate_generate(corpus_file, tmp_path, capsys):
     assert len(text.split()) > 2
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "--batch-size", "0"], "positive"),
-    (["train", "--optimizer", "lbfgs"], "invalid choice"),
-    (["train", "--dropout", "1.5"], "[0, 1)"),
-    (["train", "--mode", "masked", "--micro-batch", "4"], "--mode accumulate"),
-    (["evaluate", "missing.npz"], "does not exist"),
-])
 def _exit_code(argv):
     try:
         return main(argv)
@@ -182,6 +175,13 @@ def _exit_code(argv):
         return exc.code
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--batch-size", "0"], "positive"),
+    (["train", "--optimizer", "lbfgs"], "invalid choice"),
+    (["train", "--dropout", "1.5"], "[0, 1)"),
+    (["train", "--mode", "masked", "--micro-batch", "4"], "--mode accumulate"),
+    (["evaluate", "missing.npz"], "does not exist"),
+])
 def test_cli_errors_are_one_line(argv, message, capsys):
     assert _exit_code(argv) == 2
     err = capsys.readouterr().err.strip()
