@@ -42,6 +42,10 @@ def main(argv=None):
     except UserError as exc:
         print("lasagne-lstm %s: error: %s" % (args.command, exc), file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. piped into head: not an error of ours
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("lasagne-lstm %s: interrupted" % args.command, file=sys.stderr)
         return 130

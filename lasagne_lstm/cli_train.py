@@ -108,9 +108,10 @@ def add_parsers(subparsers):
     g.add_argument("--bucketing", choices=("none", "pool", "boundaries", "tokens"),
                    default=d["bucketing"],
                    help="how sequences are grouped into batches (default: %(default)s)")
-    g.add_argument("--pad-multiple", type=_positive_int, default=d["pad_multiple"],
-                   help="round padded lengths up to a multiple of K (the jax backend "
-                        "compiles one function per shape; 8 keeps them few)")
+    g.add_argument("--pad-multiple", type=_positive_int, default=None,
+                   help="round padded lengths up to a multiple of K (default: 8 on "
+                        "the jax backend, which compiles one function per shape; "
+                        "else 1)")
     g.add_argument("--encoding", default=None,
                    help="text encoding of a corpus given by path (default: UTF-8)")
     g.add_argument("--seed", type=int, default=d["seed"],

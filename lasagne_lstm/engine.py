@@ -6,6 +6,7 @@ A run is described by one flat configuration dict (see :data:`DEFAULTS`);
 the same dict is stored in every checkpoint, so ``evaluate``, ``generate``
 and ``--resume`` rebuild exactly the same data pipeline and model.
 """
+import contextlib
 import json
 import math
 import sys
@@ -18,7 +19,7 @@ from . import backends, checkpoint
 from .batching import BucketIterator
 from .data import Vocabulary, load_corpus, lm_sequences
 from .models import build_model
-from .random import set_rng
+from .random import get_rng, set_rng
 from .training import StepFunctions
 
 #: Every setting of a run and its default. The defaults train a word-level
@@ -28,7 +29,7 @@ DEFAULTS = dict(
     corpus="shakespeare", task="lm", level="word", lowercase=True,
     max_sequences=20000, vocab_size=10000, min_count=1, max_len=60,
     overflow="truncate", batch_size=32, bucketing="pool", seed=0,
-    encoding=None, pad_multiple=1,
+    encoding=None, pad_multiple=None,
     # model
     embedding=128, hidden=256, layers=1, cell="lstm", grad_clipping=5.0,
     dropout=0.0, tie_embeddings=False, bidirectional=False, init_range=None,
@@ -90,6 +91,17 @@ class LearningRateSchedule:
         self.bad_epochs = state.get("bad_epochs", 0)
 
 
+@contextlib.contextmanager
+def _seeded_package_rng(seed):
+    """Seed the initializers' generator for one block, then put the old one back."""
+    previous = get_rng()
+    set_rng(np.random.RandomState(seed))
+    try:
+        yield
+    finally:
+        set_rng(previous)
+
+
 def _perplexity(loss):
     return float(math.exp(min(loss, 700.0)))
 
@@ -118,8 +130,9 @@ class Run:
     progress : bool
         Show progress bars (on stderr).
 
-    Setting up a run sets PyTensor's ``floatX`` to ``config['float_type']``
-    and seeds the initializers' generator with ``config['seed']``.
+    Setting up a run sets PyTensor's ``floatX`` to ``config['float_type']``;
+    initial weights and dropout seeds are drawn from a generator seeded with
+    ``config['seed']``.
     """
 
     def __init__(self, config=None, resume=None, log=None, progress=True):
@@ -129,7 +142,6 @@ class Run:
         self.config.update(config or {})
         c = self.config
         pytensor.config.floatX = c["float_type"]
-        set_rng(np.random.RandomState(c["seed"]))
         self.log = log
         self.progress = progress
         self.corpus = load_corpus(c["corpus"], task=c["task"], level=c["level"],
@@ -146,7 +158,8 @@ class Run:
             window = c["batch_size"]
         self.train_batches = self._iterator("train", window, c["bucketing"])
         self.valid_batches = self._iterator("valid", c["batch_size"], "pool")
-        self.model = build_model(self.model_config())
+        with _seeded_package_rng(c["seed"]):
+            self.model = build_model(self.model_config())
         self.steps = StepFunctions(
             self.model, mode=c["mode"], optimizer=c["optimizer"],
             learning_rate=c["learning_rate"], max_grad_norm=c["max_grad_norm"],
@@ -172,10 +185,14 @@ class Run:
     def _iterator(self, split, batch_size, strategy):
         c = self.config
         seqs, labels = encode_split(self.vocab, self.corpus, split)
+        pad_multiple = c["pad_multiple"]
+        if pad_multiple is None:
+            # static-shape backends compile one function per (batch, time)
+            pad_multiple = 8 if backends.needs_static_shapes(c["backend"]) else 1
         return BucketIterator(seqs, labels=labels, batch_size=batch_size,
                               strategy=strategy, task=c["task"], max_len=c["max_len"],
                               overflow=c["overflow"], pad_id=self.vocab.pad_id,
-                              seed=c["seed"], pad_multiple=c["pad_multiple"])
+                              seed=c["seed"], pad_multiple=pad_multiple)
 
     # -- checkpoints ---------------------------------------------------------
     def save(self, path):

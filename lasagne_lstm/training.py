@@ -283,7 +283,12 @@ class StepFunctions:
     def accumulate_batch(self, batch, micro_batch=1):
         """One accumulation cycle over a batch: ``compute_grad`` on each
         sequence (``micro_batch=1``: unpadded, no mask) or micro-batch, then
-        ``apply_mean_grad``. Returns (loss sum, targets)."""
+        ``apply_mean_grad``. Returns (loss sum, targets).
+
+        On static-shape backends (JAX) single sequences are padded to the
+        batch's ``pad_multiple`` and masked, so that a handful of lengths, not
+        every length, needs its own compiled function.
+        """
         lengths = np.asarray(batch.lengths, dtype=float)
         n_rows = len(lengths)
         total = n_rows if self.task == "classify" else lengths.sum()
@@ -295,7 +300,7 @@ class StepFunctions:
                 return floatX(np.full(len(lens), 1.0 / total))
             return floatX(1.0 / (np.asarray(lens, dtype=float) * n_rows))
 
-        if micro_batch == 1:
+        if micro_batch == 1 and not backends.needs_static_shapes(self.backend):
             for x, y in batch.sequences():
                 self.compute_grad(np.asarray(x, dtype="int32")[None, :], None,
                                   np.asarray(y, dtype="int32")[None, ...],
