@@ -482,13 +482,19 @@ def _indep_lstm(x, mask, P, clip):
     return hs.swapaxes(0, 1)
 
 
-def _indep_gru(x, mask, P, clip):
-    """GRU gate by gate; clips x W + b, h W_hid (per gate) and the
+def _indep_gru(x, mask, P, clip, raw_input=False):
+    """GRU gate by gate; clips x W + b (or, with ``raw_input``, the raw x_t
+    as the layer does without precompute_input), h W_hid (per gate) and the
     candidate's pre-activation."""
     def step(x_t, m_t, h_prev, *weights):
         W = dict(zip(gru_names(inits=False), weights))
-        X = {g: grad_clip(pt.dot(x_t, W["W_in_to_" + g]) + W["b_" + g],
-                          -clip, clip) for g in GRU_GATES}
+        if raw_input:
+            x_t = grad_clip(x_t, -clip, clip)
+            X = {g: pt.dot(x_t, W["W_in_to_" + g]) + W["b_" + g]
+                 for g in GRU_GATES}
+        else:
+            X = {g: grad_clip(pt.dot(x_t, W["W_in_to_" + g]) + W["b_" + g],
+                              -clip, clip) for g in GRU_GATES}
         H = {g: grad_clip(pt.dot(h_prev, W["W_hid_to_" + g]), -clip, clip)
              for g in GRU_GATES}
         r = pt.sigmoid(X["resetgate"] + H["resetgate"])
@@ -540,6 +546,14 @@ def clipping(data):
             losses[label] = (get_output(layer) * R).sum()
         losses["indep_tiny"] = (indep(l_in.input_var, l_mask.input_var, P,
                                       TINY) * R).sum()
+        if cls is GRULayer:
+            # Without precompute_input the layer clips the raw input.
+            layer = cls(l_in, U, *gates, mask_input=l_mask,
+                        grad_clipping=TINY, precompute_input=False)
+            losses["tiny_noprecompute"] = (get_output(layer) * R).sum()
+            losses["indep_tiny_raw"] = (indep(
+                l_in.input_var, l_mask.input_var, P, TINY, raw_input=True)
+                * R).sum()
         params = [P[n] for n in names]
         for label, loss in losses.items():
             meta[kind, label] = len(outputs)
@@ -576,6 +590,12 @@ def test_grad_clipping(clipping, kind):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
     for a, b in zip(g_huge, g_free):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+    if kind == "gru":
+        _, g_raw = get("tiny_noprecompute")
+        _, g_indep_raw = get("indep_tiny_raw")
+        for a, b in zip(g_raw, g_indep_raw):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+        assert any(not np.allclose(a, b) for a, b in zip(g_raw, g_tiny))
     # The tiny bound really changed (shrank) the gradients.
     total_tiny = sum(np.abs(g).sum() for g in g_tiny)
     total_free = sum(np.abs(g).sum() for g in g_free)
