@@ -272,9 +272,9 @@ def _train(args):
             metric = "valid perplexity %s" % _fmt(record["valid_perplexity"])
         else:
             metric = "valid accuracy %s" % _fmt(record["valid_accuracy"], "%.4f")
-        print("epoch %d: train perplexity %.2f, %s, %.0f tokens/s"
+        print("epoch %d: train perplexity %.2f, %s, %s tokens/s"
               % (record["epoch"], record["train_perplexity"], metric,
-                 record["tokens_per_s"]))
+                 _fmt(record["tokens_per_s"], "%.0f")))
     if args.checkpoint:
         print("checkpoint: %s (update %d)" % (args.checkpoint, run.step))
     return 0

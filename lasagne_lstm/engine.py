@@ -102,6 +102,13 @@ def _seeded_package_rng(seed):
         set_rng(previous)
 
 
+def _rate(totals):
+    """Real tokens per second of the timed updates (None before any)."""
+    if totals["seconds"] <= 0:
+        return None
+    return totals["timed_targets"] / totals["seconds"]
+
+
 def _perplexity(loss):
     return float(math.exp(min(loss, 700.0)))
 
@@ -170,6 +177,7 @@ class Run:
         self.epoch = 0
         self.position = 0  # next batch within the epoch
         self.history = []
+        self._compiled = False  # becomes True after the first update
         if saved is not None:
             self._restore(saved)
 
@@ -268,7 +276,10 @@ class Run:
             if max_steps is not None and self.step >= max_steps:
                 break
             batches = self.train_batches.epoch(self.epoch)
-            totals = dict(loss=0.0, targets=0.0, cells=0, seconds=0.0)
+            # Throughput leaves out each process's first update, which
+            # includes compiling the step functions.
+            totals = dict(loss=0.0, targets=0.0, cells=0, seconds=0.0,
+                          timed_targets=0.0)
             bar = tqdm(total=len(batches), initial=self.position, unit="batch",
                        desc="epoch %d" % (self.epoch + 1), file=sys.stderr,
                        disable=not self.progress, dynamic_ncols=True)
@@ -290,8 +301,12 @@ class Run:
                 self.position += 1
                 cells = self._cells(batch)
                 for key, value in (("loss", loss_sum), ("targets", n),
-                                   ("cells", cells), ("seconds", seconds)):
+                                   ("cells", cells)):
                     totals[key] += value
+                if self._compiled:
+                    totals["seconds"] += seconds
+                    totals["timed_targets"] += n
+                self._compiled = True
                 lr = float(self.steps.learning_rate.get_value())
                 self._emit(dict(event="update", step=self.step, epoch=self.epoch + 1,
                                 loss=loss, perplexity=_perplexity(loss), tokens=int(n),
@@ -300,8 +315,7 @@ class Run:
                                 tokens_per_s=n / max(seconds, 1e-9),
                                 learning_rate=lr,
                                 wall_time=time.perf_counter() - start))
-                bar.set_postfix(loss="%.3f" % loss,
-                                tok_s="%.0f" % (totals["targets"] / max(totals["seconds"], 1e-9)))
+                bar.set_postfix(loss="%.3f" % loss, tok_s="%.0f" % (_rate(totals) or 0))
                 bar.update(1)
                 if checkpoint_path and c["save_every"] and self.step % c["save_every"] == 0:
                     self.save(checkpoint_path)
@@ -325,7 +339,7 @@ class Run:
                       valid_accuracy=valid["accuracy"], tokens=int(totals["targets"]),
                       padding_fraction=(1.0 - totals["targets"] / max(totals["cells"], 1)
                                         if c["task"] == "lm" else None),
-                      tokens_per_s=totals["targets"] / max(totals["seconds"], 1e-9),
+                      tokens_per_s=_rate(totals),
                       learning_rate=lr, wall_time=time.perf_counter() - start)
         self._emit(record)
         new_lr = self.schedule.end_epoch(self.epoch, valid["loss"], lr)
