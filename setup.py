@@ -17,7 +17,7 @@ setup(
         "matplotlib>=3.7",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "jax>=0.4"],
         # torch==2.13.0 is the CPU build kept on the machines' disk; other
         # versions pull a CUDA build of several GB.
         "bench": ["torch==2.13.0", "jax>=0.4"],

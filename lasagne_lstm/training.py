@@ -24,6 +24,7 @@ from collections import OrderedDict
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.graph.replace import graph_replace
 
 from . import backends, updates
 from .layers import get_all_params, get_output
@@ -95,42 +96,52 @@ class LossTerms:
                          % (weighting, ", ".join(WEIGHTINGS)))
 
 
-def _inputs(task, masked):
-    X = pt.imatrix("X")
-    mask = pt.matrix("mask") if masked else None
-    y = pt.imatrix("y") if task == "lm" else pt.ivector("y")
-    return X, mask, y
+def _inputs(task, masked, shapes=None):
+    """Symbolic (X, mask, y): dynamic shapes, or the static ``shapes`` given
+    (one per variable, mask left out when not ``masked``)."""
+    floatx = pytensor.config.floatX
+    dtypes = ["int32", floatx, "int32"] if masked else ["int32", "int32"]
+    ndims = [2, 2, 2 if task == "lm" else 1] if masked else [2, 2 if task == "lm" else 1]
+    names = ["X", "mask", "y"] if masked else ["X", "y"]
+    if shapes is None:
+        shapes = [(None,) * n for n in ndims]
+    variables = [pt.tensor(dtype=d, shape=tuple(s), name=n)
+                 for d, s, n in zip(dtypes, shapes, names)]
+    if not masked:
+        variables.insert(1, None)
+    return variables
 
 
-class _ShapeCache:
-    """One compiled function for dynamic-shape backends; one per input shape
-    (inputs given as static-shape replacements) for JAX."""
+class _CompiledByShape:
+    """Compiles a graph on first use: once for dynamic-shape backends, once per
+    input shape for static-shape ones (JAX), where ``build(shapes)`` makes the
+    graph anew from static-shape inputs so every shape is known while the
+    graph is built.
 
-    def __init__(self, backend, inputs, outputs, updates=None, name=None):
+    ``build(shapes)`` returns ``(inputs, outputs, updates, name)``; ``shapes``
+    is None for a dynamic-shape graph.
+    """
+
+    def __init__(self, backend, build):
         self.backend = backend
         self.mode = backends.get_mode(backend)
-        self.inputs = inputs
-        self.outputs = outputs
-        self.updates = updates
-        self.name = name
+        self.build = build
         self.functions = {}
-
-    def _compile(self, key):
-        if key is None:
-            return pytensor.function(self.inputs, self.outputs, updates=self.updates,
-                                     mode=self.mode, name=self.name)
-        static = [pt.tensor(dtype=v.dtype, shape=shape, name=v.name)
-                  for v, shape in zip(self.inputs, key)]
-        return pytensor.function(static, self.outputs, updates=self.updates,
-                                 givens=list(zip(self.inputs, static)),
-                                 mode=self.mode, name=self.name)
+        self._graph = None
+        if not backends.needs_static_shapes(backend):
+            # Build the one graph now: its random streams (dropout) then
+            # exist from the start, so a checkpoint can restore their states
+            # before the first call.
+            self._graph = build(None)
 
     def __call__(self, *args):
         key = (tuple(np.shape(a) for a in args)
                if backends.needs_static_shapes(self.backend) else None)
         fn = self.functions.get(key)
         if fn is None:
-            fn = self.functions[key] = self._compile(key)
+            inputs, outputs, upd, name = self._graph if key is None else self.build(key)
+            fn = self.functions[key] = pytensor.function(
+                inputs, outputs, updates=upd, mode=self.mode, name=name)
         return fn(*args)
 
     @property
@@ -192,8 +203,11 @@ class StepFunctions:
         self._functions = {}
         if mode == "masked":
             self._build_masked()
+            self._function("train", self._train_graph)
         else:
             self._build_accumulation()
+            for masked in (False, True):
+                self._compute_grad_function(masked)
         # The optimizer's own shared variables (moments, step count) in the
         # rule's deterministic order: saved in checkpoints.
         params = set(self.params)
@@ -206,25 +220,36 @@ class StepFunctions:
 
     def _function(self, key, build):
         if key not in self._functions:
-            self._functions[key] = _ShapeCache(self.backend, *build())
+            self._functions[key] = _CompiledByShape(self.backend, build)
         return self._functions[key]
+
+    def _terms(self, masked, shapes, deterministic=False):
+        X, mask, y = _inputs(self.task, masked, shapes)
+        terms = LossTerms(self.model.variant(masked=masked), X, mask, y, deterministic)
+        inputs = [X, mask, y] if masked else [X, y]
+        return inputs, terms
 
     # -- masked mode ---------------------------------------------------------
     def _build_masked(self):
-        Xv, Mv, yv = _inputs(self.task, True)
-        terms = LossTerms(self.model.variant(masked=True), Xv, Mv, yv,
-                          deterministic=False)
+        # The update rule is built once, on stand-ins for the gradients, so
+        # its state variables exist before any function is compiled (and are
+        # shared by the functions compiled for different shapes).
+        self._grad_standins = [p.type() for p in self.params]
+        self._optimizer_updates = self._updates_for(self._grad_standins)
+
+    def _train_graph(self, shapes):
+        inputs, terms = self._terms(True, shapes)
         loss = (terms.row_weights(self.weighting) * terms.row_loss).sum()
         grads = pytensor.grad(loss, self.params)
-        self._optimizer_updates = self._updates_for(grads)
-        self._train_graph = ([Xv, Mv, yv], [terms.loss_sum, terms.n_targets],
-                             self._optimizer_updates, "train")
+        new_values = graph_replace(list(self._optimizer_updates.values()),
+                                   dict(zip(self._grad_standins, grads)))
+        upd = OrderedDict(zip(self._optimizer_updates.keys(), new_values))
+        return inputs, [terms.loss_sum, terms.n_targets], upd, "train"
 
     def train(self, X, mask, y):
         """One masked update on a padded batch; returns (loss sum, targets)."""
         self._require("masked")
-        fn = self._function("train", lambda: self._train_graph)
-        loss_sum, n = fn(X, mask, y)
+        loss_sum, n = self._function("train", self._train_graph)(X, mask, y)
         return float(loss_sum), float(n)
 
     # -- accumulation mode ---------------------------------------------------
@@ -238,17 +263,22 @@ class StepFunctions:
                                                    name="accumulated.targets")
         self._optimizer_updates = self._updates_for(list(self.accumulators))
 
-    def _compute_grad_graph(self, masked):
-        Xv, Mv, yv = _inputs(self.task, masked)
-        scale_v = pt.vector("scale")
-        terms = LossTerms(self.model.variant(masked=masked), Xv, Mv, yv,
-                          deterministic=False)
-        grads = pytensor.grad((scale_v * terms.row_loss).sum(), self.params)
+    def _compute_grad_graph(self, masked, shapes):
+        if shapes is not None:
+            shapes, scale_shape = shapes[:-1], shapes[-1]
+        else:
+            scale_shape = (None,)
+        inputs, terms = self._terms(masked, shapes)
+        scale = pt.tensor(dtype=pytensor.config.floatX, shape=scale_shape, name="scale")
+        grads = pytensor.grad((scale * terms.row_loss).sum(), self.params)
         upd = OrderedDict((acc, acc + g) for acc, g in zip(self.accumulators, grads))
         upd[self.accumulated_loss] = self.accumulated_loss + terms.loss_sum
         upd[self.accumulated_targets] = self.accumulated_targets + terms.n_targets
-        inputs = [Xv, Mv, yv, scale_v] if masked else [Xv, yv, scale_v]
-        return inputs, [], upd, "compute_grad"
+        return inputs + [scale], [], upd, "compute_grad"
+
+    def _compute_grad_function(self, masked):
+        return self._function(("compute_grad", masked),
+                              lambda shapes: self._compute_grad_graph(masked, shapes))
 
     def compute_grad(self, X, mask, y, scale):
         """Add ``scale``-weighted gradients of one micro-batch into the
@@ -260,11 +290,10 @@ class StepFunctions:
         """
         self._require("accumulate")
         masked = mask is not None
-        fn = self._function(("compute_grad", masked),
-                            lambda: self._compute_grad_graph(masked))
+        fn = self._compute_grad_function(masked)
         fn(*((X, mask, y, scale) if masked else (X, y, scale)))
 
-    def _apply_graph(self):
+    def _apply_graph(self, shapes):
         upd = OrderedDict(self._optimizer_updates)
         for acc in self.accumulators + [self.accumulated_loss,
                                         self.accumulated_targets]:
@@ -322,12 +351,9 @@ class StepFunctions:
                                "not %s mode" % (self.mode, mode))
 
     # -- evaluation ----------------------------------------------------------
-    def _evaluate_graph(self):
-        Xv, Mv, yv = _inputs(self.task, True)
-        terms = LossTerms(self.model.variant(masked=True), Xv, Mv, yv,
-                          deterministic=True)
-        return [Xv, Mv, yv], [terms.loss_sum, terms.n_targets, terms.correct], \
-            None, "evaluate"
+    def _evaluate_graph(self, shapes):
+        inputs, terms = self._terms(True, shapes, deterministic=True)
+        return inputs, [terms.loss_sum, terms.n_targets, terms.correct], None, "evaluate"
 
     def evaluate(self, X, mask, y):
         """Loss sum, number of targets and number correct on a padded batch,

@@ -13,9 +13,13 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _restore_package_rng():
-    """Tests may seed the package generator; never let that leak into others."""
+def _restore_global_settings():
+    """Tests may seed the package generator or change floatX (a training run
+    sets it); never let that leak into other tests."""
+    import pytensor
     import lasagne_lstm.random as package_random
-    previous = package_random.get_rng()
+    previous_rng = package_random.get_rng()
+    previous_floatx = pytensor.config.floatX
     yield
-    package_random.set_rng(previous)
+    package_random.set_rng(previous_rng)
+    pytensor.config.floatX = previous_floatx

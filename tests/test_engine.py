@@ -48,6 +48,25 @@ def test_training_lowers_validation_perplexity(corpus_file, mode):
     assert after < 12
 
 
+def test_jax_backend_static_shapes_both_modes_agree(corpus_file):
+    """JAX compiles one function per (batch, padded length): both modes run,
+    learn, and make the same updates (float32, so to 1e-4)."""
+    pytest.importorskip("jax")  # a test extra; CI installs it
+    results = {}
+    for mode in ("masked", "accumulate"):
+        run = Run(_config(corpus_file, backend="jax", float_type="float32", mode=mode,
+                          epochs=1, learning_rate=0.05), progress=False)
+        before = run.evaluate("valid")["perplexity"]
+        history = run.fit()
+        results[mode] = (before, history[-1]["valid_perplexity"], _params(run))
+        assert run.steps.compiled_functions > 2  # several shapes, one function each
+    (b1, a1, p1), (b2, a2, p2) = results["masked"], results["accumulate"]
+    assert a1 < 0.8 * b1
+    assert a1 == pytest.approx(a2, rel=1e-4)
+    for name in p1:
+        np.testing.assert_allclose(p1[name], p2[name], rtol=1e-3, atol=1e-4, err_msg=name)
+
+
 def test_resume_equals_uninterrupted(corpus_file, tmp_path):
     # dropout makes the random streams part of the state that must resume
     config = _config(corpus_file, dropout=0.3, epochs=2)
