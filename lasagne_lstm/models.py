@@ -50,7 +50,11 @@ class _ParamSource:
 
 
 def _recurrent_layer(cell, incoming, num_units, mask, grad_clipping, source,
-                     name, backwards=False, only_return_final=False):
+                     name, backwards=False, only_return_final=False,
+                     state_layers=None):
+    """An LSTM or GRU layer; ``state_layers`` (a dict 'hid'/'cell' -> layer)
+    replaces the initial-state parameters by layers (carried state)."""
+    state_layers = state_layers or {}
     common = dict(mask_input=mask, grad_clipping=grad_clipping,
                   backwards=backwards, only_return_final=only_return_final,
                   name=name)
@@ -61,8 +65,10 @@ def _recurrent_layer(cell, incoming, num_units, mask, grad_clipping, source,
             forgetgate=source.gate(name, "forgetgate"),
             cell=source.gate(name, "cell", W_cell=False, nonlinearity=pt.tanh),
             outgate=source.gate(name, "outgate"),
-            cell_init=source(name + ".cell_init", init.Constant(0.)),
-            hid_init=source(name + ".hid_init", init.Constant(0.)),
+            cell_init=state_layers.get("cell") or source(name + ".cell_init",
+                                                         init.Constant(0.)),
+            hid_init=state_layers.get("hid") or source(name + ".hid_init",
+                                                       init.Constant(0.)),
             **common)
     if cell == "gru":
         return GRULayer(
@@ -71,7 +77,8 @@ def _recurrent_layer(cell, incoming, num_units, mask, grad_clipping, source,
             updategate=source.gate(name, "updategate", W_cell=False),
             hidden_update=source.gate(name, "hidden_update", W_cell=False,
                                       nonlinearity=pt.tanh),
-            hid_init=source(name + ".hid_init", init.Constant(0.)),
+            hid_init=state_layers.get("hid") or source(name + ".hid_init",
+                                                       init.Constant(0.)),
             **common)
     raise ValueError("unknown cell %r: expected one of %s" % (cell, ", ".join(CELLS)))
 
@@ -131,7 +138,10 @@ class LanguageModel(_Model):
     clipping of the gate pre-activations' gradients; 0 disables), ``dropout``
     (between layers and before the output), ``tie_embeddings`` (the output
     weights are the transposed input embedding; needs E == H), ``init_range``
-    (uniform ±r for every weight instead of Lasagne's defaults).
+    (uniform ±r for every weight instead of Lasagne's defaults), ``stateful``
+    (for a token stream: every recurrent layer takes its initial state from
+    input layers, listed in ``state_inputs``, and ``state_outputs`` gives the
+    symbolic final states to carry into the next window).
     """
 
     task = "lm"
@@ -146,12 +156,23 @@ class LanguageModel(_Model):
                                           W=source("embedding.W", init.Normal(0.1)),
                                           name="embedding")
         layer = self.l_embedding
+        cell = c.get("cell", "lstm")
+        self.recurrent_layers = []
+        self.state_inputs = []
         for k in range(c.get("layers", 1)):
             if c.get("dropout"):
                 layer = DropoutLayer(layer, p=c["dropout"], name="dropout%d" % k)
-            layer = _recurrent_layer(c.get("cell", "lstm"), layer, H, self.l_mask,
-                                     c.get("grad_clipping", 0), source,
-                                     "%s%d" % (c.get("cell", "lstm"), k))
+            name = "%s%d" % (cell, k)
+            states = {}
+            if c.get("stateful"):
+                kinds = ("hid", "cell") if cell == "lstm" else ("hid",)
+                states = {kind: InputLayer((None, H), name="%s.%s_state" % (name, kind))
+                          for kind in kinds}
+                self.state_inputs.extend(states[kind] for kind in kinds)
+            layer = _recurrent_layer(cell, layer, H, self.l_mask,
+                                     c.get("grad_clipping", 0), source, name,
+                                     state_layers=states)
+            self.recurrent_layers.append(layer)
         if c.get("dropout"):
             layer = DropoutLayer(layer, p=c["dropout"], name="dropout_out")
         layer = ReshapeLayer(layer, (-1, H), name="flatten_steps")
@@ -196,6 +217,17 @@ class SequenceClassifier(_Model):
                           W=source("output.W", init.GlorotUniform()),
                           b=source("output.b", init.Constant(0.)),
                           nonlinearity=None, name="output")
+
+
+def final_states(model, outputs):
+    """The last step's states of a stateful model, in ``state_inputs`` order,
+    given the recurrent layers' outputs from the same ``get_output`` call."""
+    states = []
+    for layer, out in zip(model.recurrent_layers, outputs):
+        states.append(out[:, -1])
+        if isinstance(layer, LSTMLayer):
+            states.append(layer.cell_output[:, -1])
+    return states
 
 
 def build_model(config, masked=True):

@@ -365,3 +365,85 @@ class StepFunctions:
     def compiled_functions(self):
         """How many functions have been compiled so far (one per shape on JAX)."""
         return sum(f.compiled for f in self._functions.values())
+
+
+class StreamStepFunctions:
+    """Truncated backpropagation over a token stream, state carried between
+    windows (the setting of Zaremba et al. 2014).
+
+    The model must be a stateful language model (``config['stateful']``):
+    each window ``(X, y)`` of shape (batch, num_steps) starts from the final
+    states of the previous window, passed in and returned as arrays; the
+    gradient stops at the window's start. The objective follows Zaremba et
+    al.: the summed token loss of the window divided by the batch size (the
+    mean per-step loss times ``num_steps``), which is what their learning
+    rate of 1 and gradient-norm clip of 5 are tuned for.
+
+    Parameters
+    ----------
+    model : a stateful :class:`~lasagne_lstm.models.LanguageModel`
+    optimizer, learning_rate, max_grad_norm, backend
+        As for :class:`StepFunctions`.
+    """
+
+    def __init__(self, model, optimizer="sgd", learning_rate=None,
+                 max_grad_norm=None, backend=backends.DEFAULT_BACKEND):
+        if not model.config.get("stateful"):
+            raise ValueError("stream training needs a stateful language model "
+                             "(config['stateful'] = True)")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError("unknown optimizer %r: expected one of %s"
+                             % (optimizer, ", ".join(OPTIMIZERS)))
+        self.model = model
+        self.backend = backend
+        if learning_rate is None:
+            learning_rate = DEFAULT_LEARNING_RATES[optimizer]
+        self.learning_rate = pytensor.shared(floatX(learning_rate), name="learning_rate")
+        self.params = get_all_params(model.l_out, trainable=True)
+        self._train = self._compile(deterministic=False, optimizer=optimizer,
+                                    max_grad_norm=max_grad_norm)
+        self._evaluate = None
+
+    def _graph(self, deterministic):
+        from .models import final_states
+        X, _, y = _inputs("lm", False)
+        states = [pt.matrix(layer.name) for layer in self.model.state_inputs]
+        inputs = {self.model.l_in: X}
+        inputs.update(zip(self.model.state_inputs, states))
+        outputs = get_output([self.model.l_out] + self.model.recurrent_layers, inputs,
+                             deterministic=deterministic)
+        logits = outputs[0]
+        log_probs = pt.special.log_softmax(logits, axis=-1)
+        loss_sum = -_take_targets(log_probs, y.flatten()).sum()
+        return [X, y] + states, loss_sum, final_states(self.model, outputs[1:])
+
+    def _compile(self, deterministic, optimizer=None, max_grad_norm=None):
+        inputs, loss_sum, finals = self._graph(deterministic)
+        upd = None
+        if optimizer is not None:
+            grads = pytensor.grad(loss_sum / inputs[0].shape[0], self.params)
+            if max_grad_norm:
+                grads = updates.total_norm_constraint(grads, max_grad_norm)
+            upd = OPTIMIZERS[optimizer](grads, self.params, self.learning_rate)
+            params = set(self.params)
+            self.optimizer_state = [v for v in upd if v not in params]
+        return pytensor.function(inputs, [loss_sum] + finals, updates=upd,
+                                 mode=backends.get_mode(self.backend))
+
+    def initial_states(self, batch_size):
+        """Zero states for the first window."""
+        return [np.zeros((batch_size, self.model.config["hidden"]),
+                         dtype=pytensor.config.floatX)
+                for _ in self.model.state_inputs]
+
+    def train(self, X, y, states):
+        """One update on a window; returns (loss sum, tokens, final states)."""
+        loss_sum, *finals = self._train(X, y, *states)
+        return float(loss_sum), float(np.size(y)), finals
+
+    def evaluate(self, X, y, states):
+        """Loss sum, tokens and final states of a window (dropout off, no update)."""
+        if self._evaluate is None:
+            self._evaluate = self._compile(deterministic=True)
+        loss_sum, *finals = self._evaluate(X, y, *states)
+        return float(loss_sum), float(np.size(y)), finals

@@ -843,7 +843,10 @@ def total_norm_constraint(tensor_vars, max_norm, epsilon=1e-7,
            Information Processing Systems 27, 3104-3112.
     """
     tensor_vars = list(tensor_vars)
-    norm = pt.sqrt(sum(pt.sum(pt.sqr(t)) for t in tensor_vars))
+    # One sum over the concatenated squares, not a chain of adds: PyTensor
+    # merges a chain into one n-ary Add, whose Python implementation (used
+    # by FAST_COMPILE) fails beyond 32 inputs.
+    norm = pt.sqrt(pt.sum(pt.concatenate([pt.sqr(t).flatten() for t in tensor_vars])))
     dtype = _float_dtype(norm)
     target_norm = pt.clip(norm, _as_dtype(0, dtype),
                           _as_dtype(max_norm, dtype))

@@ -681,6 +681,12 @@ class LSTMLayer(MergeLayer):
         never regularizable), or the layers given.
     nonlinearity_ingate, nonlinearity_forgetgate, nonlinearity_cell, nonlinearity_outgate
         The gates' activations.
+    cell_output
+        An extension of this port: the cell states :math:`c` of the latest
+        ``get_output_for`` call, laid out like the output (``None`` before
+        any). With the layer output's last step, it is the state to carry
+        into the next window as layer-valued ``hid_init``/``cell_init``
+        (truncated backpropagation over a token stream).
 
     Raises
     ------
@@ -735,6 +741,7 @@ class LSTMLayer(MergeLayer):
         self.cell_init_incoming_index = cell_index
 
         self.nonlinearity = nonlinearity
+        self.cell_output = None
         self.learn_init = learn_init
         self.num_units = num_units
         self.backwards = backwards
@@ -859,6 +866,7 @@ class LSTMLayer(MergeLayer):
                                   self.hid_init, num_batch)
         cell_out, hid_out = _loop(self, fn, sequences, [cell_init, hid_init],
                                   non_seqs)
+        self.cell_output = _finish(self, cell_out)
         return _finish(self, hid_out)
 
 
