@@ -168,7 +168,7 @@ def add_parsers(subparsers):
                    help="stop after this many updates in total")
     g.add_argument("--backend", choices=backends.BACKENDS, default=d["backend"],
                    help="PyTensor backend (default: %(default)s, the fastest measured on "
-                        "the CPU; jax for GPUs)")
+                        "the CPU, and the one that runs on GPUs)")
     g.add_argument("--float", dest="float_type", choices=("float32", "float64"),
                    default=d["float_type"], help="float type of the computation (default: %(default)s)")
     g = p.add_argument_group("output")
@@ -209,6 +209,8 @@ def add_parsers(subparsers):
     p.add_argument("--temperature", type=_positive_float, default=1.0,
                    help="softmax temperature; lower is more conservative (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
+    p.add_argument("--backend", choices=backends.BACKENDS, default=None,
+                   help="PyTensor backend (default: the checkpoint's)")
     p.set_defaults(func=run_generate)
 
 
@@ -317,6 +319,6 @@ def run_generate(args):
 def _generate(args):
     from .generation import sample
     text = sample(args.checkpoint, prime=args.prime, length=args.length,
-                  temperature=args.temperature, seed=args.seed)
+                  temperature=args.temperature, seed=args.seed, backend=args.backend)
     print(text)
     return 0

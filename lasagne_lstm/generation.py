@@ -6,19 +6,22 @@ from . import backends, checkpoint
 from .data import Vocabulary, tokenize
 from .layers import get_output
 from .models import build_model
+from .training import ShapeCompiledFunction, symbolic_inputs
 
-#: Tokens of context fed back to the model for each sampled token.
-CONTEXT = 200
+#: Tokens of context fed back to the model for each sampled token. The
+#: context is padded to this fixed length (and masked), so one compiled
+#: function serves every step, on every backend.
+CONTEXT = 100
 
 
-def load_model(path):
+def load_model(path, masked=True):
     """Rebuild the model and vocabulary stored in a checkpoint (no corpus needed)."""
     saved = checkpoint.load(path)
     meta = saved.meta
     if "model_config" not in meta or "vocab" not in meta:
         raise checkpoint.CheckpointError("%s holds no model description" % path)
     pytensor.config.floatX = meta["config"].get("float_type", "float32")
-    model = build_model(meta["model_config"], masked=False)
+    model = build_model(meta["model_config"], masked=masked)
     checkpoint.check_params_match(saved, model.params)
     names = list(model.params)
     checkpoint.set_values([model.params[n] for n in names],
@@ -26,7 +29,7 @@ def load_model(path):
     return model, Vocabulary.from_dict(meta["vocab"]), meta["config"]
 
 
-def sample(path, prime="", length=50, temperature=1.0, seed=0):
+def sample(path, prime="", length=50, temperature=1.0, seed=0, backend=None):
     """Sample ``length`` tokens after ``prime`` and return the text.
 
     Each step feeds the last :data:`CONTEXT` tokens (starting from the
@@ -37,19 +40,28 @@ def sample(path, prime="", length=50, temperature=1.0, seed=0):
     if model.task != "lm":
         raise checkpoint.CheckpointError("%s is a classifier; generate needs a "
                                          "language model" % path)
-    backend = config.get("backend", backends.DEFAULT_BACKEND)
-    if backends.needs_static_shapes(backend):
-        backend = backends.DEFAULT_BACKEND  # one compile for every context length
-    X = model.l_in.input_var
-    logits = get_output(model.l_out, {model.l_in: X}, deterministic=True)
-    next_logits = pytensor.function([X], logits[-1], mode=backends.get_mode(backend))
+
+    def build(shapes):
+        X, M, _ = symbolic_inputs("lm", True, shapes and list(shapes) + [(None, None)])
+        logits = get_output(model.l_out, {model.l_in: X, model.l_mask: M},
+                            deterministic=True)
+        return [X, M], logits, None, "next_token_logits"
+
+    all_logits = ShapeCompiledFunction(
+        backend or config.get("backend", backends.DEFAULT_BACKEND), build)
     rng = np.random.RandomState(seed)
     tokens = tokenize(prime, level=config["level"],
-                           lowercase=config.get("lowercase", False)) if prime else []
+                      lowercase=config.get("lowercase", False)) if prime else []
     ids = [vocab.bos_id] + [int(i) for i in vocab.encode(tokens)]
+    window = np.full((1, CONTEXT), vocab.pad_id, dtype="int32")
+    mask = np.zeros((1, CONTEXT), dtype=pytensor.config.floatX)
     out = []
     for _ in range(length):
-        z = next_logits(np.asarray([ids[-CONTEXT:]], dtype="int32")).astype(float)
+        context = ids[-CONTEXT:]
+        window[0, :len(context)] = context
+        mask[0, :] = 0
+        mask[0, :len(context)] = 1
+        z = np.array(all_logits(window, mask)[len(context) - 1], dtype=float)
         z[[vocab.pad_id, vocab.bos_id]] = -np.inf  # never valid next tokens
         z = z / temperature
         p = np.exp(z - z.max())

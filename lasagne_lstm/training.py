@@ -96,7 +96,7 @@ class LossTerms:
                          % (weighting, ", ".join(WEIGHTINGS)))
 
 
-def _inputs(task, masked, shapes=None):
+def symbolic_inputs(task, masked, shapes=None):
     """Symbolic (X, mask, y): dynamic shapes, or the static ``shapes`` given
     (one per variable, mask left out when not ``masked``)."""
     floatx = pytensor.config.floatX
@@ -112,7 +112,7 @@ def _inputs(task, masked, shapes=None):
     return variables
 
 
-class _CompiledByShape:
+class ShapeCompiledFunction:
     """Compiles a graph on first use: once for dynamic-shape backends, once per
     input shape for static-shape ones (JAX), where ``build(shapes)`` makes the
     graph anew from static-shape inputs so every shape is known while the
@@ -220,11 +220,11 @@ class StepFunctions:
 
     def _function(self, key, build):
         if key not in self._functions:
-            self._functions[key] = _CompiledByShape(self.backend, build)
+            self._functions[key] = ShapeCompiledFunction(self.backend, build)
         return self._functions[key]
 
     def _terms(self, masked, shapes, deterministic=False):
-        X, mask, y = _inputs(self.task, masked, shapes)
+        X, mask, y = symbolic_inputs(self.task, masked, shapes)
         terms = LossTerms(self.model.variant(masked=masked), X, mask, y, deterministic)
         inputs = [X, mask, y] if masked else [X, y]
         return inputs, terms
@@ -406,7 +406,7 @@ class StreamStepFunctions:
 
     def _graph(self, deterministic):
         from .models import final_states
-        X, _, y = _inputs("lm", False)
+        X, _, y = symbolic_inputs("lm", False)
         states = [pt.matrix(layer.name) for layer in self.model.state_inputs]
         inputs = {self.model.l_in: X}
         inputs.update(zip(self.model.state_inputs, states))
