@@ -141,13 +141,6 @@ def make_iterator(args, sequences, labels, vocab, task, mask_dtype=None):
         raise UserError(str(exc)) from None
 
 
-def encode_split(vocab, seqs, task):
-    from .data import lm_sequences
-    if task == "lm":
-        return lm_sequences(vocab, seqs)
-    return [vocab.encode(s) for s in seqs]
-
-
 def cmd_stats(args):
     check_corpus_arguments(args)
     check_batching_arguments(args)
@@ -162,7 +155,8 @@ def cmd_stats(args):
     seqs, labels = corpus.split(args.split)
     if not seqs:
         raise UserError("the %s split of %s is empty" % (args.split, corpus.name))
-    encoded = encode_split(vocab, seqs, corpus.task)
+    from .data import task_sequences
+    encoded = task_sequences(vocab, seqs, corpus.task)
     load_seconds = time.perf_counter() - start
 
     from .batching import floatx

@@ -17,7 +17,7 @@ import pytensor
 
 from . import backends, checkpoint
 from .batching import BucketIterator
-from .data import Vocabulary, load_corpus, lm_sequences
+from .data import Vocabulary, load_corpus, task_sequences
 from .models import build_model
 from .random import get_rng, set_rng
 from .training import StepFunctions
@@ -115,10 +115,8 @@ def _perplexity(loss):
 
 def encode_split(vocab, corpus, split):
     """Integer sequences (and labels) of one split, as the batcher takes them."""
-    seqs = getattr(corpus, split)
-    if corpus.task == "lm":
-        return lm_sequences(vocab, seqs), None
-    return [vocab.encode(s) for s in seqs], list(getattr(corpus, split + "_labels"))
+    labels = None if corpus.task == "lm" else list(getattr(corpus, split + "_labels"))
+    return task_sequences(vocab, getattr(corpus, split), corpus.task), labels
 
 
 class Run:
@@ -243,7 +241,8 @@ class Run:
 
     # -- training ------------------------------------------------------------
     def _emit(self, record):
-        self.history.append(record) if record.get("event") == "epoch" else None
+        if record["event"] == "epoch":
+            self.history.append(record)
         if self.log is not None:
             self.log.write(json.dumps(record) + "\n")
             self.log.flush()

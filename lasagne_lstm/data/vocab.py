@@ -199,3 +199,11 @@ class Vocabulary:
 def lm_sequences(vocab, token_seqs):
     """Language-model id sequences: ``[bos] + ids + [eos]`` for each (int32)."""
     return [vocab.encode(seq, add_bos=True, add_eos=True) for seq in token_seqs]
+
+
+def task_sequences(vocab, token_seqs, task):
+    """Id sequences as a task consumes them: :func:`lm_sequences` for a
+    language model ("lm"), plain encodings for a classifier ("classify")."""
+    if task == "lm":
+        return lm_sequences(vocab, token_seqs)
+    return [vocab.encode(seq) for seq in token_seqs]
