@@ -81,12 +81,17 @@ def build_step(args, precompute):
     from lasagne_lstm import layers, updates
 
     np.random.seed(args.seed)  # the package RNG: same initial weights
-    l_in = layers.InputLayer((None, None, args.inputs))
-    l_mask = layers.InputLayer((None, None))
+    # Static-shape variables: the step has one shape, and JAX needs it known
+    # (an InputLayer's own variable, as in Lasagne, fixes only size-1 axes).
+    l_in = layers.InputLayer((args.batch, args.steps, args.inputs), input_var=pt.tensor(
+        "x", dtype="float32", shape=(args.batch, args.steps, args.inputs)))
+    l_mask = layers.InputLayer((args.batch, args.steps), input_var=pt.tensor(
+        "mask", dtype="float32", shape=(args.batch, args.steps)))
     lstm = layers.LSTMLayer(l_in, args.units, mask_input=l_mask,
                             grad_clipping=args.clip,
                             precompute_input=precompute)
-    target = pt.tensor3("target", dtype="float32")
+    target = pt.tensor("target", dtype="float32",
+                       shape=(args.batch, args.steps, args.units))
     out = layers.get_output(lstm)
     mask = l_mask.input_var
     err = (out - target) ** 2 * mask.dimshuffle(0, 1, "x")
@@ -123,7 +128,8 @@ def time_setting(args, precompute, batch):
     times = []
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        loss = fn(x, mask, y)
+        # float() waits for the result: JAX returns before computing
+        loss = float(fn(x, mask, y))
         times.append(time.perf_counter() - t0)
     times = np.asarray(times)
     return dict(
