@@ -175,7 +175,6 @@ class Run:
         self.epoch = 0
         self.position = 0  # next batch within the epoch
         self.history = []
-        self._compiled = False  # becomes True after the first update
         if saved is not None:
             self._restore(saved)
 
@@ -275,10 +274,10 @@ class Run:
             if max_steps is not None and self.step >= max_steps:
                 break
             batches = self.train_batches.epoch(self.epoch)
-            # Throughput leaves out each process's first update, which
-            # includes compiling the step functions.
+            # Throughput leaves out updates that compiled a function (the
+            # first one; on JAX the first of every new batch shape).
             totals = dict(loss=0.0, targets=0.0, cells=0, seconds=0.0,
-                          timed_targets=0.0)
+                          timed_targets=0.0, compile_seconds=0.0)
             bar = tqdm(total=len(batches), initial=self.position, unit="batch",
                        desc="epoch %d" % (self.epoch + 1), file=sys.stderr,
                        disable=not self.progress, dynamic_ncols=True)
@@ -287,8 +286,10 @@ class Run:
                     break
                 batch = batches[self.position]
                 t0 = time.perf_counter()
+                compiling = self.steps.compile_seconds
                 loss_sum, n = self.steps.train_batch(batch, c["micro_batch"])
                 seconds = time.perf_counter() - t0
+                compiling = self.steps.compile_seconds - compiling
                 loss = loss_sum / max(n, 1.0)
                 if not np.isfinite(loss):
                     bar.close()
@@ -302,16 +303,18 @@ class Run:
                 for key, value in (("loss", loss_sum), ("targets", n),
                                    ("cells", cells)):
                     totals[key] += value
-                if self._compiled:
+                if compiling:
+                    totals["compile_seconds"] += compiling
+                else:
                     totals["seconds"] += seconds
                     totals["timed_targets"] += n
-                self._compiled = True
                 lr = float(self.steps.learning_rate.get_value())
                 self._emit(dict(event="update", step=self.step, epoch=self.epoch + 1,
                                 loss=loss, perplexity=_perplexity(loss), tokens=int(n),
                                 padding_fraction=1.0 - n / max(cells, 1)
                                 if c["task"] == "lm" else None,
-                                tokens_per_s=n / max(seconds, 1e-9),
+                                tokens_per_s=None if compiling else n / max(seconds, 1e-9),
+                                compile_seconds=compiling,
                                 learning_rate=lr,
                                 wall_time=time.perf_counter() - start))
                 bar.set_postfix(loss="%.3f" % loss, tok_s="%.0f" % (_rate(totals) or 0))
@@ -339,6 +342,7 @@ class Run:
                       padding_fraction=(1.0 - totals["targets"] / max(totals["cells"], 1)
                                         if c["task"] == "lm" else None),
                       tokens_per_s=_rate(totals),
+                      compile_seconds=totals["compile_seconds"],
                       learning_rate=lr, wall_time=time.perf_counter() - start)
         self._emit(record)
         new_lr = self.schedule.end_epoch(self.epoch, valid["loss"], lr)

@@ -19,6 +19,7 @@ applied *before* differentiation, so per-step ``grad_clipping`` sees exactly
 the values it sees in masked mode, and one accumulation cycle over a batch
 equals one masked step on it.
 """
+import time
 from collections import OrderedDict
 
 import numpy as np
@@ -127,6 +128,7 @@ class ShapeCompiledFunction:
         self.mode = backends.get_mode(backend)
         self.build = build
         self.functions = {}
+        self.compile_seconds = 0.0  # building, compiling and first calls
         self._graph = None
         if not backends.needs_static_shapes(backend):
             # Build the one graph now: its random streams (dropout) then
@@ -138,11 +140,16 @@ class ShapeCompiledFunction:
         key = (tuple(np.shape(a) for a in args)
                if backends.needs_static_shapes(self.backend) else None)
         fn = self.functions.get(key)
-        if fn is None:
-            inputs, outputs, upd, name = self._graph if key is None else self.build(key)
-            fn = self.functions[key] = pytensor.function(
-                inputs, outputs, updates=upd, mode=self.mode, name=name)
-        return fn(*args)
+        if fn is not None:
+            return fn(*args)
+        start = time.perf_counter()
+        inputs, outputs, upd, name = self._graph if key is None else self.build(key)
+        fn = self.functions[key] = pytensor.function(
+            inputs, outputs, updates=upd, mode=self.mode, name=name)
+        # JAX (and Numba) compile on the first call: count it as compiling.
+        result = fn(*args)
+        self.compile_seconds += time.perf_counter() - start
+        return result
 
     @property
     def compiled(self):
@@ -366,6 +373,11 @@ class StepFunctions:
         """How many functions have been compiled so far (one per shape on JAX)."""
         return sum(f.compiled for f in self._functions.values())
 
+    @property
+    def compile_seconds(self):
+        """Seconds spent compiling so far (each function's first call included)."""
+        return sum(f.compile_seconds for f in self._functions.values())
+
 
 class StreamStepFunctions:
     """Truncated backpropagation over a token stream, state carried between
@@ -400,35 +412,44 @@ class StreamStepFunctions:
             learning_rate = DEFAULT_LEARNING_RATES[optimizer]
         self.learning_rate = pytensor.shared(floatX(learning_rate), name="learning_rate")
         self.params = get_all_params(model.l_out, trainable=True)
-        self._train = self._compile(deterministic=False, optimizer=optimizer,
-                                    max_grad_norm=max_grad_norm)
-        self._evaluate = None
+        self.max_grad_norm = max_grad_norm
+        # The rule is built once on gradient stand-ins (see StepFunctions).
+        self._grad_standins = [p.type() for p in self.params]
+        grads = self._grad_standins
+        if max_grad_norm:
+            grads = updates.total_norm_constraint(grads, max_grad_norm)
+        self._optimizer_updates = OPTIMIZERS[optimizer](grads, self.params,
+                                                        self.learning_rate)
+        params = set(self.params)
+        self.optimizer_state = [v for v in self._optimizer_updates if v not in params]
+        self._train = ShapeCompiledFunction(backend, self._train_graph)
+        self._evaluate = ShapeCompiledFunction(backend, self._evaluate_graph)
 
-    def _graph(self, deterministic):
+    def _graph(self, deterministic, shapes):
         from .models import final_states
-        X, _, y = symbolic_inputs("lm", False)
-        states = [pt.matrix(layer.name) for layer in self.model.state_inputs]
+        shapes = shapes or [(None, None)] * (2 + len(self.model.state_inputs))
+        X, _, y = symbolic_inputs("lm", False, shapes[:2])
+        states = [pt.tensor(dtype=pytensor.config.floatX, shape=shape, name=layer.name)
+                  for layer, shape in zip(self.model.state_inputs, shapes[2:])]
         inputs = {self.model.l_in: X}
         inputs.update(zip(self.model.state_inputs, states))
         outputs = get_output([self.model.l_out] + self.model.recurrent_layers, inputs,
                              deterministic=deterministic)
-        logits = outputs[0]
-        log_probs = pt.special.log_softmax(logits, axis=-1)
+        log_probs = pt.special.log_softmax(outputs[0], axis=-1)
         loss_sum = -_take_targets(log_probs, y.flatten()).sum()
         return [X, y] + states, loss_sum, final_states(self.model, outputs[1:])
 
-    def _compile(self, deterministic, optimizer=None, max_grad_norm=None):
-        inputs, loss_sum, finals = self._graph(deterministic)
-        upd = None
-        if optimizer is not None:
-            grads = pytensor.grad(loss_sum / inputs[0].shape[0], self.params)
-            if max_grad_norm:
-                grads = updates.total_norm_constraint(grads, max_grad_norm)
-            upd = OPTIMIZERS[optimizer](grads, self.params, self.learning_rate)
-            params = set(self.params)
-            self.optimizer_state = [v for v in upd if v not in params]
-        return pytensor.function(inputs, [loss_sum] + finals, updates=upd,
-                                 mode=backends.get_mode(self.backend))
+    def _train_graph(self, shapes):
+        inputs, loss_sum, finals = self._graph(False, shapes)
+        grads = pytensor.grad(loss_sum / inputs[0].shape[0], self.params)
+        new_values = graph_replace(list(self._optimizer_updates.values()),
+                                   dict(zip(self._grad_standins, grads)))
+        upd = OrderedDict(zip(self._optimizer_updates.keys(), new_values))
+        return inputs, [loss_sum] + finals, upd, "stream_train"
+
+    def _evaluate_graph(self, shapes):
+        inputs, loss_sum, finals = self._graph(True, shapes)
+        return inputs, [loss_sum] + finals, None, "stream_evaluate"
 
     def initial_states(self, batch_size):
         """Zero states for the first window."""
@@ -443,7 +464,5 @@ class StreamStepFunctions:
 
     def evaluate(self, X, y, states):
         """Loss sum, tokens and final states of a window (dropout off, no update)."""
-        if self._evaluate is None:
-            self._evaluate = self._compile(deterministic=True)
         loss_sum, *finals = self._evaluate(X, y, *states)
         return float(loss_sum), float(np.size(y)), finals
