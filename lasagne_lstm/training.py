@@ -113,6 +113,15 @@ def symbolic_inputs(task, masked, shapes=None):
     return variables
 
 
+def _with_gradients(rule_updates, standins, grads):
+    """An update rule built on gradient stand-ins, with real gradients put in.
+
+    Building the rule once, on stand-ins, creates its state variables once;
+    every compiled function (one per shape on JAX) then shares them."""
+    new_values = graph_replace(list(rule_updates.values()), dict(zip(standins, grads)))
+    return OrderedDict(zip(rule_updates.keys(), new_values))
+
+
 class ShapeCompiledFunction:
     """Compiles a graph on first use: once for dynamic-shape backends, once per
     input shape for static-shape ones (JAX), where ``build(shapes)`` makes the
@@ -248,9 +257,7 @@ class StepFunctions:
         inputs, terms = self._terms(True, shapes)
         loss = (terms.row_weights(self.weighting) * terms.row_loss).sum()
         grads = pytensor.grad(loss, self.params)
-        new_values = graph_replace(list(self._optimizer_updates.values()),
-                                   dict(zip(self._grad_standins, grads)))
-        upd = OrderedDict(zip(self._optimizer_updates.keys(), new_values))
+        upd = _with_gradients(self._optimizer_updates, self._grad_standins, grads)
         return inputs, [terms.loss_sum, terms.n_targets], upd, "train"
 
     def train(self, X, mask, y):
@@ -442,9 +449,7 @@ class StreamStepFunctions:
     def _train_graph(self, shapes):
         inputs, loss_sum, finals = self._graph(False, shapes)
         grads = pytensor.grad(loss_sum / inputs[0].shape[0], self.params)
-        new_values = graph_replace(list(self._optimizer_updates.values()),
-                                   dict(zip(self._grad_standins, grads)))
-        upd = OrderedDict(zip(self._optimizer_updates.keys(), new_values))
+        upd = _with_gradients(self._optimizer_updates, self._grad_standins, grads)
         return inputs, [loss_sum] + finals, upd, "stream_train"
 
     def _evaluate_graph(self, shapes):
