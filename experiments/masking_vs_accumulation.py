@@ -122,6 +122,9 @@ def parse_args(argv=None):
                    "known: %s)" % ", ".join(CONFIGS))
     p.add_argument("--skip-verify", action="store_true",
                    help="skip the float64 one-update verification")
+    p.add_argument("--reuse-verification", action="store_true",
+                   help="take step 1's results from RESULTS_DIR/verification.json of an "
+                   "earlier run instead of computing them again")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--worker-result", help=argparse.SUPPRESS)
@@ -250,6 +253,7 @@ def train_config(args, name):
 
     curve = [dict(config=name, epoch=0, step=0, tokens_seen=0, train_seconds=0.0,
                   valid_perplexity=first_valid["perplexity"])]
+    updates, times = [], []  # update records and each update's seconds
     for epoch in range(args.epochs):
         n_batches = run.train_batches.num_batches(epoch)
         steps_before = run.step
@@ -257,26 +261,28 @@ def train_config(args, name):
                        for k in range(1, args.evals_per_epoch + 1)})
         for cut in cuts:
             run.config["max_steps"] = steps_before + cut
+            first = len(log.records)
             run.fit()
-            updates = log.updates()
+            # wall_time counts from the start of this fit() call
+            previous = 0.0
+            for record in log.records[first:]:
+                if record.get("event") == "update":
+                    updates.append(record)
+                    times.append(record["wall_time"] - previous)
+                    previous = record["wall_time"]
             seen = sum(u["tokens"] for u in updates)
-            seconds = sum(common.update_seconds(u) for u in updates)
             if cut == n_batches:
                 valid_ppl = log.epochs()[-1]["valid_perplexity"]
             else:
                 valid_ppl = run.evaluate("valid")["perplexity"]
             curve.append(dict(config=name, epoch=epoch + cut / n_batches, step=run.step,
-                              tokens_seen=seen, train_seconds=seconds,
+                              tokens_seen=seen, train_seconds=sum(times),
                               valid_perplexity=valid_ppl))
 
-    updates = log.updates()
-    times = [common.update_seconds(u) for u in updates]
-    typical = statistics.median(times[1:]) if len(times) > 1 else 0.0
-    compile_s = times[0] - typical
-    # static-shape backends (JAX) compile again for every new batch shape:
-    # updates over 3x the median are counted as (mostly) compiling
-    slow = [i for i, t in enumerate(times) if i > 0 and t > 3 * typical]
-    compile_total_s = compile_s + sum(times[i] - typical for i in slow)
+    # compile_seconds: the library's own measure (building, compiling and the
+    # first call of each function; on JAX one function per batch shape)
+    compile_s = updates[0]["compile_seconds"]
+    compile_total_s = sum(u["compile_seconds"] for u in updates)
     epochs = []
     seen = seconds = 0.0
     for record in log.epochs():
@@ -284,7 +290,6 @@ def train_config(args, name):
         ups = [(u, t) for u, t in zip(updates, times) if u["epoch"] == e]
         loss = sum(u["loss"] * u["tokens"] for u, _ in ups)
         tokens = sum(u["tokens"] for u, _ in ups)
-        timed = [(u, t) for u, t in ups if u is not updates[0]]
         seen += tokens
         seconds += sum(t for _, t in ups)
         epochs.append(dict(
@@ -292,20 +297,19 @@ def train_config(args, name):
             train_perplexity=float(np.exp(min(loss / max(tokens, 1), 700))),
             valid_perplexity=record["valid_perplexity"], tokens_seen=int(seen),
             train_seconds=seconds,
-            tokens_per_s=sum(u["tokens"] for u, _ in timed) / max(sum(t for _, t in timed),
-                                                                  1e-9),
-            steady_tokens_per_s=sum(u["tokens"] for u, t in timed if t <= 3 * typical)
-            / max(sum(t for _, t in timed if t <= 3 * typical), 1e-9),
+            tokens_per_s=record["tokens_per_s"],
+            tokens_per_s_with_compile=tokens / max(sum(t for _, t in ups), 1e-9),
             padding_fraction=record["padding_fraction"],
-            compile_s=compile_s, compile_total_s=compile_total_s))
+            compile_s=sum(u["compile_seconds"] for u, _ in ups)))
     peak = common.peak_rss_mb()
     for e in epochs:
         e["peak_rss_mb"] = peak
     return dict(name=name, config={k: v for k, v in run.config.items() if k != "max_steps"},
                 epochs=epochs, curve=curve, setup_s=setup_s, rss_after_setup_mb=rss_setup,
                 peak_rss_mb=peak, compile_s=compile_s, compile_total_s=compile_total_s,
+                compile_all_functions_s=run.steps.compile_seconds,
                 compiled_functions=run.steps.compiled_functions, first_update_s=times[0],
-                typical_update_s=typical, eval_s=eval_s,
+                typical_update_s=statistics.median(times), eval_s=eval_s,
                 eval_compile_s=first_eval_s - eval_s,
                 batches_per_epoch=stats["batches"], padding_fraction=stats["padding_fraction"],
                 train_sentences=stats["sequences"], train_tokens_per_epoch=stats["tokens"],
@@ -353,12 +357,12 @@ def plot(results, out):
         plt.close(fig)
 
 
-def summary(args, verification, results, wall):
+def summary(args, verification, results, wall, machine):
     lines = ["# Masking vs gradient accumulation", "",
              "Command: `python experiments/masking_vs_accumulation.py %s`" % " ".join(
                  sys.argv[1:]), "",
              "Machine: %s. Timings are from a shared machine: compare them with each other, "
-             "not with other machines." % common.machine_line(), ""]
+             "not with other machines." % machine, ""]
     if results:
         r0 = results[0]
         c = r0["config"]
@@ -397,11 +401,12 @@ def summary(args, verification, results, wall):
     if results:
         lines += ["## 2. Training", "",
                   "Per configuration (each in its own process). tokens/s: real tokens per "
-                  "second of the updates after the first (mean over epochs); steady tokens/s: "
-                  "the same leaving out updates over 3x the median (on JAX those compile a "
-                  "new batch shape); compile: first update minus the median update; compile "
-                  "all: that plus the excess of every update over 3x the median; functions: "
-                  "compiled functions (training and evaluation; one per shape on JAX); peak RSS: the process's `ru_maxrss` (Python, PyTensor and "
+                  "second of the updates that compiled nothing (the engine's figure, mean over "
+                  "epochs); with compile: all training tokens over all update seconds; "
+                  "compile s: the first update's compiling (the library's measure: building, "
+                  "compiling and first call of each function); compile all s: every "
+                  "update's compiling (on JAX one function per new batch shape); functions: "
+                  "compiled functions (training and evaluation); peak RSS: the process's `ru_maxrss` (Python, PyTensor and "
                   "data included; %.0f MiB right after set-up for the first configuration)."
                   % results[0]["rss_after_setup_mb"], ""]
         rows = []
@@ -410,15 +415,14 @@ def summary(args, verification, results, wall):
             rows.append([r["name"], last["train_perplexity"], last["valid_perplexity"],
                          "%.1f" % min(p["valid_perplexity"] for p in r["curve"]),
                          last["tokens_seen"], "%.0f" % last["train_seconds"],
-                         "%.0f" % statistics.mean(e["tokens_per_s"] for e in r["epochs"]),
-                         "%.0f" % statistics.mean(e["steady_tokens_per_s"]
-                                                  for e in r["epochs"]),
+                         "%.0f" % statistics.mean(e["tokens_per_s"] or 0 for e in r["epochs"]),
+                         "%.0f" % (last["tokens_seen"] / max(last["train_seconds"], 1e-9)),
                          "%.1f" % r["compile_s"], "%.1f" % r["compile_total_s"],
                          r["compiled_functions"], "%.0f" % r["peak_rss_mb"],
                          "%.1f%%" % (100 * r["padding_fraction"])])
         lines.append(common.markdown_table(
             ["config", "train ppl (last epoch)", "valid ppl (end)", "best valid ppl",
-             "tokens seen", "train s", "tokens/s", "steady tokens/s", "compile s",
+             "tokens seen", "train s", "tokens/s", "tokens/s with compile", "compile s",
              "compile all s", "functions", "peak RSS MiB", "padding"],
             rows))
         lines += ["", "Per epoch:", ""]
@@ -426,7 +430,7 @@ def summary(args, verification, results, wall):
             ["config", "epoch", "train ppl", "valid ppl", "tokens seen", "train s",
              "tokens/s"],
             [[e["config"], e["epoch"], e["train_perplexity"], e["valid_perplexity"],
-              e["tokens_seen"], "%.0f" % e["train_seconds"], "%.0f" % e["tokens_per_s"]]
+              e["tokens_seen"], "%.0f" % e["train_seconds"], "%.0f" % (e["tokens_per_s"] or 0)]
              for r in results for e in r["epochs"]]))
         lines += ["", "![valid perplexity vs tokens](valid_ppl_vs_tokens.png)", "",
                   "![valid perplexity vs seconds](valid_ppl_vs_seconds.png)", ""]
@@ -441,12 +445,19 @@ def main(argv=None):
         return worker(args)
     from tqdm import tqdm
     start = time.perf_counter()
+    machine = common.machine_line()
     os.makedirs(args.out, exist_ok=True)
     verification = None
-    if not args.skip_verify:
+    saved = os.path.join(args.out, "verification.json")
+    if args.reuse_verification and os.path.exists(saved):
+        with open(saved) as f:
+            verification = json.load(f)
+    elif not args.skip_verify:
         print("step 1: one masked update vs one accumulation cycle (float64)",
               file=sys.stderr)
         verification = run_worker(args, "verify", raw)
+        with open(saved, "w") as f:
+            json.dump(verification, f, indent=1)
         common.write_csv(os.path.join(args.out, "verification.csv"), verification["rows"])
         for row in verification["rows"]:
             print("  clip %-6g %-5s %-9s mb %d: max abs diff %.2e, relative %.2e" % (
@@ -467,7 +478,7 @@ def main(argv=None):
                          [p for r in results for p in r["curve"]])
     if results:
         plot(results, args.out)
-    text = summary(args, verification, results, time.perf_counter() - start)
+    text = summary(args, verification, results, time.perf_counter() - start, machine)
     with open(os.path.join(args.out, "summary.md"), "w") as f:
         f.write(text)
     with open(os.path.join(args.out, "results.json"), "w") as f:
