@@ -125,6 +125,10 @@ def parse_args(argv=None):
     p.add_argument("--reuse-verification", action="store_true",
                    help="take step 1's results from RESULTS_DIR/verification.json of an "
                    "earlier run instead of computing them again")
+    p.add_argument("--shared-compile-cache", action="store_true",
+                   help="let the configurations share the persistent JAX compilation "
+                   "cache (by default each starts with an empty one; PyTensor's own C "
+                   "cache, used by the c backend, is always shared)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--worker-result", help=argparse.SUPPRESS)
@@ -327,7 +331,12 @@ def run_worker(args, name, argv):
         path = os.path.join(tmp, "result.json")
         cmd = [sys.executable, os.path.abspath(__file__)] + argv + [
             "--worker", name, "--worker-result", path]
-        proc = subprocess.run(cmd)
+        env = dict(os.environ)
+        if not args.shared_compile_cache:
+            # a cold JAX compilation cache per configuration, so that compile
+            # times do not depend on which configuration ran before
+            env["LASAGNE_LSTM_CACHE"] = os.path.join(tmp, "compiled")
+        proc = subprocess.run(cmd, env=env)
         if proc.returncode != 0:
             raise SystemExit("configuration %s failed (exit status %d)"
                              % (name, proc.returncode))
@@ -406,9 +415,11 @@ def summary(args, verification, results, wall, machine):
                   "compile s: the first update's compiling (the library's measure: building, "
                   "compiling and first call of each function); compile all s: every "
                   "update's compiling (on JAX one function per new batch shape); functions: "
-                  "compiled functions (training and evaluation); peak RSS: the process's `ru_maxrss` (Python, PyTensor and "
+                  "compiled functions (training and evaluation); each configuration starts "
+                  "with %s JAX compilation cache; peak RSS: the process's `ru_maxrss` (Python, PyTensor and "
                   "data included; %.0f MiB right after set-up for the first configuration)."
-                  % results[0]["rss_after_setup_mb"], ""]
+                  % ("a shared" if args.shared_compile_cache else "an empty",
+                     results[0]["rss_after_setup_mb"]), ""]
         rows = []
         for r in results:
             last = r["epochs"][-1]
