@@ -67,7 +67,7 @@ DEFAULT_CONFIGS = ["masked-pool", "masked-none", "accum-mb1", "accum-mb8", "accu
 FULL = dict(max_sequences=4000, vocab_size=5000, embedding=64, hidden=128, epochs=2,
             evals_per_epoch=4, max_len=60)
 QUICK = dict(max_sequences=300, vocab_size=1000, embedding=32, hidden=32, epochs=1,
-             evals_per_epoch=1, max_len=24)
+             evals_per_epoch=1, max_len=16)
 
 
 def parse_args(argv=None):
@@ -107,7 +107,7 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=32,
                    help="sentences per update, in every mode (default 32)")
     p.add_argument("--max-len", type=int,
-                   help="longer sentences are truncated (default 60, quick 24: fewer "
+                   help="longer sentences are truncated (default 60, quick 16: fewer "
                    "shapes to compile on JAX)")
     p.add_argument("--optimizer", default="adam", help="update rule (default adam)")
     p.add_argument("--learning-rate", type=float, default=2e-3,
@@ -127,8 +127,8 @@ def parse_args(argv=None):
                    "earlier run instead of computing them again")
     p.add_argument("--shared-compile-cache", action="store_true",
                    help="let the configurations share the persistent JAX compilation "
-                   "cache (by default each starts with an empty one; PyTensor's own C "
-                   "cache, used by the c backend, is always shared)")
+                   "cache (by default each starts with an empty one, except with --quick; "
+                   "PyTensor's own C cache, used by the c backend, is always shared)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--worker-result", help=argparse.SUPPRESS)
@@ -332,7 +332,7 @@ def run_worker(args, name, argv):
         cmd = [sys.executable, os.path.abspath(__file__)] + argv + [
             "--worker", name, "--worker-result", path]
         env = dict(os.environ)
-        if not args.shared_compile_cache:
+        if not (args.shared_compile_cache or args.quick):
             # a cold JAX compilation cache per configuration, so that compile
             # times do not depend on which configuration ran before
             env["LASAGNE_LSTM_CACHE"] = os.path.join(tmp, "compiled")
@@ -418,7 +418,7 @@ def summary(args, verification, results, wall, machine):
                   "compiled functions (training and evaluation); each configuration starts "
                   "with %s JAX compilation cache; peak RSS: the process's `ru_maxrss` (Python, PyTensor and "
                   "data included; %.0f MiB right after set-up for the first configuration)."
-                  % ("a shared" if args.shared_compile_cache else "an empty",
+                  % ("a shared" if args.shared_compile_cache or args.quick else "an empty",
                      results[0]["rss_after_setup_mb"]), ""]
         rows = []
         for r in results:
