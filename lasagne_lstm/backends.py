@@ -17,17 +17,17 @@ import pathlib
 
 BACKENDS = ("numba", "c", "jax", "fast_compile")
 #: The default, chosen by measurement on the CPU (see benchmarks/README.md):
-#: JAX's XLA code ran the LSTM training step several times faster than the
-#: C backend (whose matrix products fall back to plain loops when PyTensor
-#: finds no system BLAS, as with a pip install) and than Numba (slow scans).
+#: per CPU-second, JAX's XLA code trained the LSTM language model about twice
+#: as fast as the C backend (whose matrix products fall back to slow code
+#: when PyTensor finds no system BLAS, as with a pip install) and Numba.
 DEFAULT_BACKEND = "jax"
 #: Backends whose compiled functions need every input shape fixed.
 STATIC_SHAPE_BACKENDS = ("jax",)
 
 
 def cache_dir():
-    """Folder for compiled graphs that persist between runs (JAX's cache;
-    PyTensor keeps its own in its ``compiledir``)."""
+    """Folder of JAX's persistent compilation cache. (PyTensor keeps its C
+    modules and Numba's cache under its own ``base_compiledir``.)"""
     root = os.environ.get("LASAGNE_LSTM_CACHE")
     if root:
         return pathlib.Path(root)
