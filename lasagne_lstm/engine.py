@@ -158,9 +158,9 @@ class Run:
         else:
             self.vocab = Vocabulary.build(self.corpus.train, min_count=c["min_count"],
                                           max_size=c["vocab_size"], level=c["level"])
-        window = c["accumulate"] or c["batch_size"]
-        if c["mode"] == "masked":
-            window = c["batch_size"]
+        # accumulation consumes windows of --accumulate sequences as its batches
+        window = (c["accumulate"] or c["batch_size"]) if c["mode"] == "accumulate" \
+            else c["batch_size"]
         self.train_batches = self._iterator("train", window, c["bucketing"])
         self.valid_batches = self._iterator("valid", c["batch_size"], "pool")
         with _seeded_package_rng(c["seed"]):
@@ -218,7 +218,6 @@ class Run:
 
     def _restore(self, saved):
         checkpoint.check_params_match(saved, self.model.params)
-        self.vocab.check_matches(saved.meta["vocab"])
         names = list(self.model.params)
         checkpoint.set_values([self.model.params[n] for n in names],
                               [saved.params[n] for n in names], "parameter")
