@@ -102,6 +102,13 @@ def _seeded_package_rng(seed):
         set_rng(previous)
 
 
+def _new_totals():
+    """Running sums of an epoch. Throughput leaves out updates that compiled
+    a function (the first one; on JAX the first of every new batch shape)."""
+    return dict(loss=0.0, targets=0.0, cells=0, seconds=0.0, timed_targets=0.0,
+                compile_seconds=0.0)
+
+
 def _rate(totals):
     """Real tokens per second of the timed updates (None before any)."""
     if totals["seconds"] <= 0:
@@ -174,6 +181,7 @@ class Run:
         self.step = 0
         self.epoch = 0
         self.position = 0  # next batch within the epoch
+        self.epoch_totals = _new_totals()  # the epoch so far, across fit() calls
         self.history = []
         if saved is not None:
             self._restore(saved)
@@ -211,6 +219,7 @@ class Run:
                     vocab=self.vocab.to_dict(),
                     learning_rate=float(self.steps.learning_rate.get_value()),
                     schedule=self.schedule.state(), rng=rng_state,
+                    epoch_totals=self.epoch_totals,
                     history=self.history)
         checkpoint.save(path, checkpoint.Checkpoint(
             {name: p.get_value() for name, p in self.model.params.items()},
@@ -228,6 +237,7 @@ class Run:
         self.steps.learning_rate.set_value(np.asarray(
             meta["learning_rate"], dtype=self.steps.learning_rate.dtype))
         self.schedule.load_state(meta.get("schedule", {}))
+        self.epoch_totals = dict(_new_totals(), **meta.get("epoch_totals", {}))
         self.history = list(meta.get("history", []))
         streams = self.model.random_streams()
         for name, states in meta.get("rng", {}).items():
@@ -273,10 +283,7 @@ class Run:
             if max_steps is not None and self.step >= max_steps:
                 break
             batches = self.train_batches.epoch(self.epoch)
-            # Throughput leaves out updates that compiled a function (the
-            # first one; on JAX the first of every new batch shape).
-            totals = dict(loss=0.0, targets=0.0, cells=0, seconds=0.0,
-                          timed_targets=0.0, compile_seconds=0.0)
+            totals = self.epoch_totals
             bar = tqdm(total=len(batches), initial=self.position, unit="batch",
                        desc="epoch %d" % (self.epoch + 1), file=sys.stderr,
                        disable=not self.progress, dynamic_ncols=True)
@@ -313,7 +320,7 @@ class Run:
                                 padding_fraction=1.0 - n / max(cells, 1)
                                 if c["task"] == "lm" else None,
                                 tokens_per_s=None if compiling else n / max(seconds, 1e-9),
-                                compile_seconds=compiling,
+                                seconds=seconds, compile_seconds=compiling,
                                 learning_rate=lr,
                                 wall_time=time.perf_counter() - start))
                 bar.set_postfix(loss="%.3f" % loss, tok_s="%.0f" % (_rate(totals) or 0))
@@ -348,6 +355,7 @@ class Run:
         self.steps.learning_rate.set_value(np.asarray(new_lr, dtype=self.steps.learning_rate.dtype))
         self.epoch += 1
         self.position = 0
+        self.epoch_totals = _new_totals()
 
     def evaluate(self, split="valid"):
         """Mean loss, perplexity and accuracy on a split (no updates)."""

@@ -83,6 +83,9 @@ def test_resume_equals_uninterrupted(corpus_file, tmp_path):
     resumed.fit(path)
     a, b = _params(whole), _params(resumed)
     assert set(a) == set(b)
+    # the epoch split by the stop reports the whole epoch's figures
+    assert [r["tokens"] for r in whole.history] == [r["tokens"] for r in resumed.history]
+    assert whole.history[0]["train_loss"] == pytest.approx(resumed.history[0]["train_loss"])
     for name in a:
         np.testing.assert_allclose(a[name], b[name], rtol=1e-10, atol=1e-12, err_msg=name)
 
