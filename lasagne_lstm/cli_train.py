@@ -14,10 +14,12 @@ Train an LSTM (or GRU) language model or sequence classifier.
 
 Two training modes, producing the same update on the same batch:
   masked      pad each bucketed batch, mask the padding, one compiled update
-  accumulate  per sequence (--micro-batch 1: unpadded, no mask) or per
-              micro-batch, add gradients into on-device accumulators; apply
-              their mean after --accumulate N sequences (default: the batch
-              size, so each update consumes the same batch as masked mode)
+  accumulate  per sequence (--micro-batch 1: unpadded and without a mask on
+              the c and numba backends; jax pads to a multiple of 8 and
+              masks) or per micro-batch, add gradients into on-device
+              accumulators; apply their mean after --accumulate N sequences
+              (default: the batch size, so each update consumes the same
+              batch as masked mode)
 
 CORPUS is a corpus name (shakespeare, brown, ptb-sample, polarity; fetched on
 first use) or a path to a text file or a folder of .txt files.
