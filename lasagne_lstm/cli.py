@@ -40,6 +40,11 @@ def main(argv=None):
     # the fallback (NumPy's BLAS through its C API) works, and the backend
     # choice is documented, so the warning is only noise here.
     warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+    # JAX in float32 mode notes each float64 accumulator PyTensor asks for
+    # (sums accumulate in float64) and each assertion it drops when tracing;
+    # neither changes results, and they would flood the progress display.
+    warnings.filterwarnings("ignore", message="Explicitly requested dtype")
+    warnings.filterwarnings("ignore", message="Skipping Assert")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
