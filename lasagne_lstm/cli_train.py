@@ -32,48 +32,31 @@ examples:
 """
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not an integer" % text) from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be a positive integer, got %d" % value)
-    return value
+def _number(kind, minimum, exclusive=False, below=None):
+    """An argparse type: a number of ``kind`` (int or float) that is at least
+    ``minimum`` (more than it if ``exclusive``) and less than ``below``."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                "%r is not %s" % (text, "an integer" if kind is int else "a number")) from None
+        if not (value > minimum if exclusive else value >= minimum):
+            bound = ("positive" if exclusive and minimum == 0 else
+                     "%s %s" % (">" if exclusive else "≥", minimum))
+            raise argparse.ArgumentTypeError("must be %s, got %s" % (bound, text))
+        if below is not None and value >= below:
+            raise argparse.ArgumentTypeError(
+                "must be in [%s, %s), got %s" % (minimum, below, text))
+        return value
+    return parse
 
 
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not an integer" % text) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be ≥ 0, got %d" % value)
-    return value
-
-
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text) from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError("must be ≥ 0, got %s" % text)
-    return value
-
-
-def _probability(text):
-    value = _non_negative_float(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError("must be in [0, 1), got %s" % text)
-    return value
-
-
-def _positive_float(text):
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
+_positive_int = _number(int, 0, exclusive=True)
+_non_negative_int = _number(int, 0)
+_non_negative_float = _number(float, 0)
+_positive_float = _number(float, 0, exclusive=True)
+_probability = _number(float, 0, below=1)
 
 
 def add_parsers(subparsers):
