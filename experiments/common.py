@@ -90,3 +90,17 @@ def machine_line():
                                            platform.python_version(),
                                            time.strftime("%Y-%m-%d %H:%M UTC",
                                                          time.gmtime())))
+
+
+def finish_sizes_and_configs(parser, args, quick, full, configs):
+    """Fill unset size options from the ``--quick`` or full presets and check
+    ``--configs`` (a comma-separated list of names from ``configs``)."""
+    for key, value in (quick if args.quick else full).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.config_names = [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = [c for c in args.config_names if c not in configs]
+    if unknown:
+        parser.error("unknown configuration(s) %s; known: %s"
+                     % (", ".join(unknown), ", ".join(configs)))
+    return args

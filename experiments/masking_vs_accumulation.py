@@ -133,15 +133,7 @@ def parse_args(argv=None):
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--worker-result", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    sizes = QUICK if args.quick else FULL
-    for key, value in sizes.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    args.config_names = [c.strip() for c in args.configs.split(",") if c.strip()]
-    unknown = [c for c in args.config_names if c not in CONFIGS]
-    if unknown:
-        p.error("unknown configuration(s) %s; known: %s"
-                % (", ".join(unknown), ", ".join(CONFIGS)))
+    common.finish_sizes_and_configs(p, args, QUICK, FULL, CONFIGS)
     return args
 
 

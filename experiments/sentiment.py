@@ -102,15 +102,7 @@ def parse_args(argv=None):
                    help="train nothing: redraw the plots and summary from "
                    "RESULTS_DIR/results.json of an earlier run")
     args = p.parse_args(argv)
-    sizes = QUICK if args.quick else FULL
-    for key, value in sizes.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    args.config_names = [c.strip() for c in args.configs.split(",") if c.strip()]
-    unknown = [c for c in args.config_names if c not in CONFIGS]
-    if unknown:
-        p.error("unknown configuration(s) %s; known: %s"
-                % (", ".join(unknown), ", ".join(CONFIGS)))
+    common.finish_sizes_and_configs(p, args, QUICK, FULL, CONFIGS)
     if args.seeds < 1:  # after the sizes filled it in
         p.error("--seeds must be at least 1")
     return args
