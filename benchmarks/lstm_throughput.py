@@ -427,19 +427,25 @@ def worker_ours(spec):
     return out
 
 
+def torch_setup(spec):
+    """Import torch with the spec's thread count and seed."""
+    import torch
+    torch.set_num_threads(spec["threads"])
+    try:
+        torch.set_num_interop_threads(spec["threads"])
+    except RuntimeError:  # already set in this process
+        pass
+    torch.manual_seed(spec["seed"])
+    return torch
+
+
 def worker_torch(spec):
     import numpy as np
-    import torch
     import torch.nn as nn
     import torch.nn.functional as F
     from torch.nn.utils.rnn import pack_padded_sequence
 
-    torch.set_num_threads(spec["threads"])
-    try:
-        torch.set_num_interop_threads(spec["threads"])
-    except RuntimeError:
-        pass
-    torch.manual_seed(spec["seed"])
+    torch = torch_setup(spec)
     vocab, batches = load_batches(spec, "pool", 1)
     rss_before = _maxrss_mb()
     V, E, H = len(vocab), spec["embedding"], spec["hidden"]

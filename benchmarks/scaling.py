@@ -171,15 +171,9 @@ def worker_ours(spec):
 
 
 def worker_torch(spec):
-    import torch
     import torch.nn as nn
     import torch.nn.functional as F
-    torch.set_num_threads(spec["threads"])
-    try:
-        torch.set_num_interop_threads(spec["threads"])
-    except RuntimeError:
-        pass
-    torch.manual_seed(spec["seed"])
+    torch = lt.torch_setup(spec)
     V, E, H = spec["vocab"], spec["embedding"], spec["hidden"]
     emb, lstm, lin = nn.Embedding(V, E), nn.LSTM(E, H, batch_first=True), nn.Linear(H, V)
     params = list(emb.parameters()) + list(lstm.parameters()) + list(lin.parameters())
