@@ -182,6 +182,18 @@ def _collect_incomings(incoming, mask_input, state_inits):
     return incomings, mask_index, state_indices
 
 
+def _store_settings(layer, learn_init, backwards, gradient_steps, grad_clipping,
+                    unroll_scan, precompute_input, only_return_final):
+    """The settings every recurrent layer keeps as attributes."""
+    layer.learn_init = learn_init
+    layer.backwards = backwards
+    layer.gradient_steps = gradient_steps
+    layer.grad_clipping = grad_clipping
+    layer.unroll_scan = unroll_scan
+    layer.precompute_input = precompute_input
+    layer.only_return_final = only_return_final
+
+
 def _time_major(x):
     """(batch, time, ...) -> (time, batch, ...)."""
     return x.dimshuffle(1, 0, *range(2, x.ndim))
@@ -395,13 +407,8 @@ class CustomRecurrentLayer(MergeLayer):
 
         self.input_to_hidden = input_to_hidden
         self.hidden_to_hidden = hidden_to_hidden
-        self.learn_init = learn_init
-        self.backwards = backwards
-        self.gradient_steps = gradient_steps
-        self.grad_clipping = grad_clipping
-        self.unroll_scan = unroll_scan
-        self.precompute_input = precompute_input
-        self.only_return_final = only_return_final
+        _store_settings(self, learn_init, backwards, gradient_steps, grad_clipping,
+                        unroll_scan, precompute_input, only_return_final)
         self.nonlinearity = nonlinearity
 
         if isinstance(hid_init, Layer):
@@ -742,15 +749,10 @@ class LSTMLayer(MergeLayer):
 
         self.nonlinearity = nonlinearity
         self.cell_output = None
-        self.learn_init = learn_init
         self.num_units = num_units
-        self.backwards = backwards
         self.peepholes = peepholes
-        self.gradient_steps = gradient_steps
-        self.grad_clipping = grad_clipping
-        self.unroll_scan = unroll_scan
-        self.precompute_input = precompute_input
-        self.only_return_final = only_return_final
+        _store_settings(self, learn_init, backwards, gradient_steps, grad_clipping,
+                        unroll_scan, precompute_input, only_return_final)
 
         for g in self._GATES:
             gate = gates[g]
@@ -952,14 +954,9 @@ class GRULayer(MergeLayer):
         self.mask_incoming_index = mask_index
         self.hid_init_incoming_index = hid_index
 
-        self.learn_init = learn_init
         self.num_units = num_units
-        self.backwards = backwards
-        self.gradient_steps = gradient_steps
-        self.grad_clipping = grad_clipping
-        self.unroll_scan = unroll_scan
-        self.precompute_input = precompute_input
-        self.only_return_final = only_return_final
+        _store_settings(self, learn_init, backwards, gradient_steps, grad_clipping,
+                        unroll_scan, precompute_input, only_return_final)
 
         for g, gate in gates:
             setattr(self, "W_in_to_%s" % g, self.add_param(
