@@ -259,10 +259,11 @@ class Run:
         """Cells the step functions processed (real tokens plus padding)."""
         c = self.config
         if c["mode"] == "masked":
-            return int(np.size(batch.X))
-        if c["micro_batch"] == 1:
-            return int(batch.n_tokens)
-        return int(sum(np.size(mb.X) for mb in batch.micro_batches(c["micro_batch"])))
+            return batch.cells
+        if c["micro_batch"] == 1 and not backends.needs_static_shapes(c["backend"]):
+            return batch.n_tokens  # unpadded sequences
+        # counted from lengths and widths; no padded arrays are built again
+        return sum(mb.cells for mb in batch.micro_batches(c["micro_batch"]))
 
     def fit(self, checkpoint_path=None):
         """Train until ``epochs`` are done or ``max_steps`` updates were made.
