@@ -85,6 +85,17 @@ Examples::
     python benchmarks/lstm_throughput.py --full --threads 2
     python benchmarks/lstm_throughput.py --configs masked-pool-c,torch-packed
 
+GPU (``--device gpu``): lasagne-lstm on the JAX backend with JAX's CUDA
+platform (parameters, optimizer state and accumulators stay on the GPU
+between calls: PyTensor's JAX linker keeps the updated shared values as
+device arrays), against ``torch-packed`` and ``torch-cell`` on the same GPU
+(``nn.LSTM`` there runs cuDNN). Only the ``jax`` backend runs; processes are
+not pinned, and peak GPU memory is reported next to the host's RSS. Needs
+``jax[cuda12]`` and a CUDA build of PyTorch; each worker checks that its
+framework sees a GPU and fails with a clear message otherwise. Timing is
+sound on the GPU because every step returns the loss to Python (a device
+synchronisation) before the clock is read.
+
 PyTorch (CPU build) is an optional benchmark dependency
 (``pip install -e .[bench]``); without it the peer rows are skipped.
 """
@@ -153,6 +164,10 @@ def parse_args(argv=None):
                         "PATH (as text, or with --markdown / --json)")
     p.add_argument("--save", metavar="PATH", default=None,
                    help="also write the JSON object to PATH")
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                   help="cpu (default), or gpu: JAX on CUDA against PyTorch's "
+                        "cuDNN nn.LSTM on the same GPU (jax backend only, "
+                        "processes not pinned)")
     p.add_argument("--threads", type=int, default=1,
                    help="threads for every framework: OMP/MKL/OpenBLAS/Numba "
                         "and torch.set_num_threads (default 1)")
@@ -216,19 +231,33 @@ def parse_args(argv=None):
             setattr(args, key, quick if args.quick else normal)
     if args.threads < 1:
         p.error("--threads must be at least 1")
+    if args.device == "gpu":
+        # the host's CPUs feed the GPU and compile for it: no pinning
+        args.no_pin = True
+        if args.backends and args.backends.strip() != "jax":
+            p.error("--device gpu runs the jax backend only")
+        args.backends = "jax"
     return args
 
 
 # -- environment -------------------------------------------------------------
-def worker_env(threads, cache_root=None, force_cache=False):
-    """Environment of a worker subprocess: thread counts, PyTensor flags and
-    the JAX cache folder (``cache_root`` defaults to .pytensor_cache/bench)."""
+def worker_env(threads, cache_root=None, force_cache=False, device="cpu"):
+    """Environment of a worker subprocess: thread counts, JAX's platform,
+    PyTensor flags and the JAX cache folder (``cache_root`` defaults to
+    .pytensor_cache/bench)."""
     env = dict(os.environ)
     for var in THREAD_VARS:
         env[var] = str(threads)
-    if threads == 1:
-        xla = env.get("XLA_FLAGS", "")
-        env["XLA_FLAGS"] = (xla + " --xla_cpu_multi_thread_eigen=false").strip()
+    if device == "gpu":
+        env["JAX_PLATFORMS"] = "cuda"
+        # allocate as needed, so that the peak memory reported means something
+        env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+    else:
+        # a CPU benchmark stays on the CPU even on a machine with a GPU
+        env["JAX_PLATFORMS"] = "cpu"
+        if threads == 1:
+            xla = env.get("XLA_FLAGS", "")
+            env["XLA_FLAGS"] = (xla + " --xla_cpu_multi_thread_eigen=false").strip()
     root = pathlib.Path(cache_root or CACHE)
     ours = "base_compiledir=%s,floatX=float32" % root
     existing = env.get("PYTENSOR_FLAGS")
@@ -376,6 +405,9 @@ def worker_ours(spec):
 
     backend, mode, mb = spec["backend"], spec["mode"], spec["micro_batch"]
     static = backends.needs_static_shapes(backend)
+    gpu = spec["device"] == "gpu"
+    if gpu:
+        require_jax_gpu()
     pytensor.config.floatX = "float32"
     set_rng(np.random.RandomState(spec["seed"]))
     vocab, batches = load_batches(spec, spec["bucketing"], 8 if static else 1)
@@ -423,8 +455,41 @@ def worker_ours(spec):
     if backend == "jax":
         import jax
         out["jax"] = jax.__version__
+        out["jax_device"] = jax.devices()[0].device_kind
+    if gpu:
+        out.update(jax_gpu_memory())
+        shared = steps.accumulators if mode == "accumulate" else model.params
+        out["shared_values_on"] = value_devices(shared)
     out["rss_delta_mb"] = out["peak_rss_mb"] - rss_before
     return out
+
+
+def require_jax_gpu():
+    try:
+        import jax
+        return jax.devices("gpu")
+    except Exception as exc:  # JAX raises RuntimeError or AssertionError here
+        raise SystemExit("--device gpu: JAX sees no GPU (%s: %s); install "
+                         "jax[cuda12] on a machine with an NVIDIA GPU"
+                         % (type(exc).__name__, (str(exc) or "no detail").splitlines()[0][:80]))
+
+
+def jax_gpu_memory():
+    import jax
+    stats = jax.devices()[0].memory_stats() or {}
+    peak = stats.get("peak_bytes_in_use")
+    return dict(peak_device_mb=peak / 2 ** 20 if peak is not None else None)
+
+
+def value_devices(variables):
+    """Where the current values of shared variables live (e.g. 'cuda:0' for
+    JAX arrays on the GPU, 'host' for NumPy arrays)."""
+    places = set()
+    for v in variables:
+        value = v.get_value(borrow=True, return_internal_type=True)
+        devices = getattr(value, "devices", None)
+        places.update(str(d) for d in devices()) if devices else places.add("host")
+    return sorted(places)
 
 
 def torch_setup(spec):
@@ -446,6 +511,10 @@ def worker_torch(spec):
     from torch.nn.utils.rnn import pack_padded_sequence
 
     torch = torch_setup(spec)
+    device = torch.device("cuda" if spec["device"] == "gpu" else "cpu")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device gpu: PyTorch sees no CUDA GPU; install a "
+                         "CUDA build of torch on a machine with an NVIDIA GPU")
     vocab, batches = load_batches(spec, "pool", 1)
     rss_before = _maxrss_mb()
     V, E, H = len(vocab), spec["embedding"], spec["hidden"]
@@ -488,24 +557,25 @@ def worker_torch(spec):
             return F.cross_entropy(logits, targets, reduction="sum"), targets.numel()
 
     t0 = time.perf_counter()
-    model = LM()
+    model = LM().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     params = list(model.parameters())
     build_s = time.perf_counter() - t0
     clip = spec["torch_clip_norm"]
 
     def step(b):
-        X = torch.from_numpy(b.X).long()
-        Y = torch.from_numpy(b.y).long()
+        X = torch.from_numpy(b.X).long().to(device)
+        Y = torch.from_numpy(b.y).long().to(device)
+        # pack_padded_sequence wants the lengths on the CPU
         lengths = torch.from_numpy(np.asarray(b.lengths, dtype=np.int64))
-        mask = torch.from_numpy(b.mask)
+        mask = torch.from_numpy(b.mask).to(device)
         opt.zero_grad(set_to_none=True)
         loss_sum, n = model(X, Y, lengths, mask)
         (loss_sum / n).backward()
         if clip:
             torch.nn.utils.clip_grad_norm_(params, clip)
         opt.step()
-        return float(loss_sum), n
+        return float(loss_sum), n  # float(): waits for the device
 
     out = dict(build_s=build_s)
     out.update(_compile_on(step, batches[:1], lambda b: {"any"}))
@@ -518,6 +588,10 @@ def worker_torch(spec):
     out.update(rss_before_mb=rss_before, peak_rss_mb=_maxrss_mb(),
                vocab=V, torch=torch.__version__,
                torch_threads=torch.get_num_threads())
+    if device.type == "cuda":
+        out.update(torch_device=torch.cuda.get_device_name(device),
+                   cudnn=torch.backends.cudnn.version(),
+                   peak_device_mb=torch.cuda.max_memory_allocated(device) / 2 ** 20)
     out["rss_delta_mb"] = out["peak_rss_mb"] - rss_before
     return out
 
@@ -576,7 +650,7 @@ def base_spec(args):
                 batches=args.batches, warmup=args.warmup, repeats=args.repeats,
                 max_seconds=args.max_seconds, seed=args.seed,
                 threads=args.threads, torch_clip_norm=args.torch_clip_norm,
-                pin=not args.no_pin,
+                pin=not args.no_pin, device=args.device,
                 compile_only=False, all_shapes=True)
 
 
@@ -593,13 +667,14 @@ def torch_spec(args, kind):
     spec = base_spec(args)
     spec.update(name=kind, kind=kind, framework="pytorch",
                 mode="packed" if kind == "torch-packed" else "masked",
-                bucketing="pool", backend="torch-cpu", micro_batch=None)
+                bucketing="pool", micro_batch=None,
+                backend="torch-cuda" if args.device == "gpu" else "torch-cpu")
     return spec
 
 
 def launch(spec, args, log, cache_root=None, force_cache=False):
     """Run one configuration in a subprocess; returns its result record."""
-    env = worker_env(args.threads, cache_root, force_cache)
+    env = worker_env(args.threads, cache_root, force_cache, args.device)
     cmd = [sys.executable, str(pathlib.Path(__file__).resolve()),
            "--worker", json.dumps(spec)]
     log("  %-22s ..." % spec["name"])
@@ -785,6 +860,10 @@ def main(argv=None):
                      loadavg_start=load_start, loadavg_end=os.getloadavg()),
         threads=args.threads,
         pinned=not args.no_pin,
+        device=args.device,
+        gpu=next((r.get("jax_device") or r.get("torch_device") for r in ok
+                  if r.get("jax_device") or r.get("torch_device")), None)
+        if args.device == "gpu" else None,
         git=git_state(),  # at the end; the library may change during a run
         git_start=git_start,
         date_start=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
@@ -865,6 +944,9 @@ def print_markdown(report):
               " (started at %s)" % start["commit"]
               if start.get("commit") not in (None, report["git"]["commit"]) else "",
               m["loadavg_start"][0], m["loadavg_end"][0]))
+    if report.get("device") == "gpu":
+        print()
+        print(gpu_summary(report))
     print()
     print("`%s` (%d timed batches x %d passes x %d round(s))" % (
         report["command"].strip(), w["timed_batches"], w["repeats"],
@@ -911,6 +993,13 @@ def print_markdown(report):
                 backend, c["compile_s"], wm["compile_s"], c["build_s"], wm["build_s"]))
 
 
+def gpu_summary(report):
+    return "GPU: %s; peak GPU memory (MB): %s" % (
+        report.get("gpu"), ", ".join(
+            "%s %s" % (r["name"], _fmt(r.get("peak_device_mb"), "%.0f"))
+            for r in report["configs"] if "error" not in r))
+
+
 def _fmt(value, pattern):
     return "-" if value is None else pattern % value
 
@@ -927,6 +1016,8 @@ def print_table(report):
         " (each process pinned to that many CPUs)" if report["pinned"] else "",
         m["loadavg_start"][0],
         m["loadavg_end"][0], report["date"]))
+    if report.get("device") == "gpu":
+        print(gpu_summary(report))
     print("timed: %d batches x %d passes after %d warm-up updates, %d round(s); "
           "git %s%s" % (
         w["timed_batches"], w["repeats"], w["warmup"], w["rounds"],
