@@ -458,7 +458,8 @@ def worker_ours(spec):
         out["jax_device"] = jax.devices()[0].device_kind
     if gpu:
         out.update(jax_gpu_memory())
-        shared = steps.accumulators if mode == "accumulate" else model.params
+        shared = (steps.accumulators if mode == "accumulate"
+                  else list(model.params.values()))
         out["shared_values_on"] = value_devices(shared)
     out["rss_delta_mb"] = out["peak_rss_mb"] - rss_before
     return out
