@@ -131,7 +131,8 @@ class LanguageModel(_Model):
     """Embedding → K recurrent layers → softmax over the vocabulary at every step.
 
     The output layer gives logits of shape (batch · time, vocab_size); the
-    softmax is applied in the loss (as a log-softmax, for stability).
+    softmax is applied in the loss (as a log-softmax, for stability; see
+    :func:`lasagne_lstm.training.target_nll`).
 
     Configuration keys: ``vocab_size``, ``embedding`` (E), ``hidden`` (H),
     ``layers`` (K), ``cell`` ('lstm' or 'gru'), ``grad_clipping`` (per-step

@@ -50,9 +50,20 @@ WEIGHTINGS = ("tokens", "sequences")
 MODES = ("masked", "accumulate")
 
 
-def _take_targets(log_probs, targets):
-    """log p[i, y_i] without arange-indexing (JAX needs static index shapes)."""
-    return pt.take_along_axis(log_probs, targets[:, None], axis=1)[:, 0]
+def _take_targets(values, targets):
+    """values[i, y_i] without arange-indexing (JAX needs static index shapes)."""
+    return pt.take_along_axis(values, targets[:, None], axis=1)[:, 0]
+
+
+def target_nll(logits, targets):
+    """Cross-entropy of each row: ``-log softmax(logits)[i, y_i]``.
+
+    PyTensor's ``LogSoftmax`` (stable: it subtracts the row maximum). It runs
+    as NumPy code on the C backend; ``logsumexp(logits_i) - logits[i, y_i]``
+    built from element-wise ops and reductions avoids that, but measured no
+    faster on C and slower on JAX, the default (``benchmarks/loss_forms.py``).
+    """
+    return -_take_targets(pt.special.log_softmax(logits, axis=-1), targets)
 
 
 class LossTerms:
@@ -71,17 +82,16 @@ class LossTerms:
         if model.masked:
             inputs[model.l_mask] = mask
         logits = get_output(model.l_out, inputs, deterministic=deterministic)
-        log_probs = pt.special.log_softmax(logits, axis=-1)
         predictions = pt.argmax(logits, axis=-1)
         if model.task == "lm":
             weights = mask if model.masked else pt.ones_like(X, dtype=logits.dtype)
-            nll = -_take_targets(log_probs, y.flatten()).reshape(y.shape)
+            nll = target_nll(logits, y.flatten()).reshape(y.shape)
             self.row_loss = (nll * weights).sum(axis=1)
             self.row_targets = weights.sum(axis=1)
             hits = pt.eq(predictions.reshape(y.shape), y)
             self.correct = (hits * weights).sum()
         else:
-            self.row_loss = -_take_targets(log_probs, y)
+            self.row_loss = target_nll(logits, y)
             self.row_targets = pt.ones_like(self.row_loss)
             self.correct = pt.eq(predictions, y).sum()
         self.loss_sum = self.row_loss.sum()
@@ -442,8 +452,7 @@ class StreamStepFunctions:
         inputs.update(zip(self.model.state_inputs, states))
         outputs = get_output([self.model.l_out] + self.model.recurrent_layers, inputs,
                              deterministic=deterministic)
-        log_probs = pt.special.log_softmax(outputs[0], axis=-1)
-        loss_sum = -_take_targets(log_probs, y.flatten()).sum()
+        loss_sum = target_nll(outputs[0], y.flatten()).sum()
         return [X, y] + states, loss_sum, final_states(self.model, outputs[1:])
 
     def _train_graph(self, shapes):
