@@ -20,6 +20,14 @@ Strategies (``BucketIterator(strategy=...)``):
     within ``max_tokens`` (a budget on padded cells, i.e. memory), so short
     sequences come in big batches and long ones in small batches.
 
+Padded widths: a batch is padded to its longest row rounded up to a rung of
+the ladder ``pad_multiple, ...``, each rung the previous one times
+``pad_growth`` rounded up to a multiple of ``pad_multiple`` (and at least one
+multiple more). ``pad_growth=1`` (the default) allows every multiple of
+``pad_multiple``; a static-shape backend, which compiles one function per
+width, wants few widths with little padding: multiple 4 and growth 1.3 give
+4, 8, 12, 16, 24, 32, 44, 60, 80, ...
+
 Every kept sequence appears exactly once per epoch (the one partial batch is
 dropped with ``drop_last``; the ``tokens`` strategy has no partial batch and
 ignores it). The order depends only on ``(seed, epoch)``.
@@ -37,7 +45,8 @@ import math
 
 import numpy as np
 
-__all__ = ["Batch", "BucketIterator", "default_boundaries", "STRATEGIES", "OVERFLOW", "floatx"]
+__all__ = ["Batch", "BucketIterator", "default_boundaries", "padded_width", "STRATEGIES",
+           "OVERFLOW", "floatx"]
 
 STRATEGIES = ("none", "pool", "boundaries", "tokens")
 OVERFLOW = ("truncate", "split", "drop")
@@ -50,8 +59,19 @@ def floatx():
     return pytensor.config.floatX
 
 
-def _padded_width(length, multiple):
-    return int(math.ceil(length / multiple) * multiple) if length > 0 else 0
+def padded_width(length, multiple=1, growth=1.0):
+    """The width a row of ``length`` steps is padded to: the smallest rung at
+    least ``length`` of the ladder described in the module docstring."""
+    if length <= 0:
+        return 0
+    if growth <= 1.0:
+        return int(math.ceil(length / multiple) * multiple)
+    width = multiple
+    while width < length:
+        # rounded first, so that an exact product is not pushed up a multiple
+        grown = int(math.ceil(round(width * growth / multiple, 9))) * multiple
+        width = max(width + multiple, grown)
+    return width
 
 
 def default_boundaries(longest, growth=1.15):
@@ -75,19 +95,20 @@ class Batch:
     """
 
     def __init__(self, xs, ys, indices, pieces, task, pad_id=0, pad_multiple=1,
-                 mask_dtype=None):
+                 mask_dtype=None, pad_growth=1.0):
         self._xs = xs
         self._ys = ys
         self.task = task
         self.pad_id = int(pad_id)
         self.pad_multiple = int(pad_multiple)
+        self.pad_growth = float(pad_growth)
         self._mask_dtype = mask_dtype
         self.indices = np.asarray(indices, dtype=np.int64)
         self.pieces = np.asarray(pieces, dtype=np.int64)
         self.lengths = np.fromiter((len(x) for x in xs), dtype=np.int64, count=len(xs))
         self.n_tokens = int(self.lengths.sum())
-        self.width = _padded_width(int(self.lengths.max()) if len(xs) else 0,
-                                   self.pad_multiple)
+        self.width = padded_width(int(self.lengths.max()) if len(xs) else 0,
+                                  self.pad_multiple, self.pad_growth)
         self._arrays = None
 
     def __len__(self):
@@ -163,7 +184,7 @@ class Batch:
             out.append(Batch(self._xs[a:a + size], self._ys[a:a + size],
                              self.indices[a:a + size], self.pieces[a:a + size],
                              self.task, self.pad_id, self.pad_multiple,
-                             self._mask_dtype))
+                             self._mask_dtype, self.pad_growth))
         return out
 
     def __repr__(self):
@@ -180,7 +201,7 @@ class BucketIterator:
     def __init__(self, sequences, labels=None, batch_size=32, strategy="pool",
                  task="lm", max_len=None, overflow="truncate", pad_id=0, seed=0,
                  drop_last=False, pool_batches=100, boundaries=None,
-                 max_tokens=None, pad_multiple=1, mask_dtype=None):
+                 max_tokens=None, pad_multiple=1, mask_dtype=None, pad_growth=1.0):
         if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size <= 0:
             raise ValueError("batch_size must be a positive integer, not %r" % (batch_size,))
         if strategy not in STRATEGIES:
@@ -197,6 +218,8 @@ class BucketIterator:
             raise ValueError("pool_batches must be at least 1, not %r" % (pool_batches,))
         if int(pad_multiple) < 1:
             raise ValueError("pad_multiple must be at least 1, not %r" % (pad_multiple,))
+        if not float(pad_growth) >= 1.0:
+            raise ValueError("pad_growth must be at least 1, not %r" % (pad_growth,))
         if int(seed) < 0:
             raise ValueError("seed must be non-negative, not %r" % (seed,))
         sequences = list(sequences)
@@ -218,6 +241,7 @@ class BucketIterator:
         self.drop_last = bool(drop_last)
         self.pool_batches = int(pool_batches)
         self.pad_multiple = int(pad_multiple)
+        self.pad_growth = float(pad_growth)
         self.mask_dtype = mask_dtype
         self.input_sequences = len(sequences)
         self._prepare(sequences, labels)
@@ -283,14 +307,12 @@ class BucketIterator:
         return b
 
     def _check_max_tokens(self, max_tokens):
-        longest = _padded_width(int(self.lengths.max()), self.pad_multiple) \
-            if len(self.lengths) else 0
+        longest = self._width(int(self.lengths.max())) if len(self.lengths) else 0
         if max_tokens is None:
             if self.strategy != "tokens":
                 return None
             mean = float(self.lengths.mean()) if len(self.lengths) else 1.0
-            return max(self.batch_size * _padded_width(int(math.ceil(mean)), self.pad_multiple),
-                       longest)
+            return max(self.batch_size * self._width(int(math.ceil(mean))), longest)
         max_tokens = int(max_tokens)
         if max_tokens <= 0:
             raise ValueError("max_tokens must be positive, not %d" % max_tokens)
@@ -298,6 +320,9 @@ class BucketIterator:
             raise ValueError("a sequence of %d steps does not fit the token budget of %d; "
                              "raise max_tokens or set max_len" % (longest, max_tokens))
         return max_tokens
+
+    def _width(self, length):
+        return padded_width(length, self.pad_multiple, self.pad_growth)
 
     # -- planning ---------------------------------------------------------------
     def _rng(self, epoch):
@@ -349,14 +374,14 @@ class BucketIterator:
             batches.extend(tail)
         else:  # tokens
             pool = self.pool_batches * bs
-            budget, mult = self.max_tokens, self.pad_multiple
+            budget = self.max_tokens
             batches = []
             for a in range(0, n, pool):
                 chunk = perm[a:a + pool]
                 chunk = chunk[np.argsort(L[chunk], kind="stable")]
                 start = 0
                 for j in range(len(chunk)):
-                    width = _padded_width(int(L[chunk[j]]), mult)
+                    width = self._width(int(L[chunk[j]]))
                     if j > start and (j - start + 1) * width > budget:
                         batches.append(chunk[start:j])
                         start = j
@@ -370,7 +395,7 @@ class BucketIterator:
         items = items.tolist()
         return Batch([self._xs[k] for k in items], [self._ys[k] for k in items],
                      self._index[items], self._piece[items], self.task, self.pad_id,
-                     self.pad_multiple, self.mask_dtype)
+                     self.pad_multiple, self.mask_dtype, self.pad_growth)
 
     def epoch(self, epoch=0):
         """The Batches of ``epoch`` (arrays are built when first used)."""
@@ -393,10 +418,9 @@ class BucketIterator:
         L = self.lengths
         rows = sum(len(b) for b in plan)
         tokens = int(sum(int(L[b].sum()) for b in plan))
-        cells = int(sum(len(b) * _padded_width(int(L[b].max()), self.pad_multiple)
-                        for b in plan))
         sizes = [len(b) for b in plan]
-        widths = [_padded_width(int(L[b].max()), self.pad_multiple) for b in plan]
+        widths = [self._width(int(L[b].max())) for b in plan]
+        cells = int(sum(s * w for s, w in zip(sizes, widths)))
         out = {
             "strategy": self.strategy,
             "epoch": int(epoch),
@@ -411,6 +435,7 @@ class BucketIterator:
             "mean_batch_rows": float(np.mean(sizes)) if sizes else 0.0,
             "mean_batch_width": float(np.mean(widths)) if widths else 0.0,
             "max_batch_cells": int(max((s * w for s, w in zip(sizes, widths)), default=0)),
+            "distinct_widths": len(set(widths)),
             "skipped_by_drop_last": len(L) - rows,
         }
         out.update(self.counts)

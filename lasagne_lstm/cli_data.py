@@ -83,6 +83,10 @@ def add_batching_arguments(p):
     p.add_argument("--drop-last", action="store_true", help="drop the partial batch")
     p.add_argument("--pad-multiple", type=int, default=1,
                    help="round the padded width up to a multiple of K")
+    p.add_argument("--pad-growth", type=float, default=1.0,
+                   help="padded widths from the ladder K, then each rung the previous "
+                        "times G rounded up to a multiple of K (default 1: every "
+                        "multiple; the jax backend trains with K=4, G=1.3)")
 
 
 def _positive(args, name, minimum=1, flag=None):
@@ -104,6 +108,8 @@ def check_corpus_arguments(args):
 def check_batching_arguments(args):
     for name in ("batch_size", "pool_batches", "max_tokens", "max_len", "pad_multiple"):
         _positive(args, name)
+    if not args.pad_growth >= 1.0:
+        raise UserError("--pad-growth must be at least 1, got %s" % args.pad_growth)
     if args.boundaries is not None:
         try:
             args.boundaries = [int(v) for v in args.boundaries.split(",") if v.strip()]
@@ -136,7 +142,8 @@ def make_iterator(args, sequences, labels, vocab, task, mask_dtype=None):
                               overflow=args.overflow, pad_id=vocab.pad_id, seed=args.seed,
                               drop_last=args.drop_last, pool_batches=args.pool_batches,
                               boundaries=args.boundaries, max_tokens=args.max_tokens,
-                              pad_multiple=args.pad_multiple, mask_dtype=mask_dtype)
+                              pad_multiple=args.pad_multiple, pad_growth=args.pad_growth,
+                              mask_dtype=mask_dtype)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 

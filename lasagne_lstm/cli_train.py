@@ -15,7 +15,7 @@ Train an LSTM (or GRU) language model or sequence classifier.
 Two training modes, producing the same update on the same batch:
   masked      pad each bucketed batch, mask the padding, one compiled update
   accumulate  per sequence (--micro-batch 1: unpadded and without a mask on
-              the c and numba backends; jax pads to a multiple of 8 and
+              the c and numba backends; jax pads to the width ladder and
               masks) or per micro-batch, add gradients into on-device
               accumulators; apply their mean after --accumulate N sequences
               (default: the batch size, so each update consumes the same
@@ -94,9 +94,13 @@ def add_parsers(subparsers):
                    default=d["bucketing"],
                    help="how sequences are grouped into batches (default: %(default)s)")
     g.add_argument("--pad-multiple", type=_positive_int, default=None,
-                   help="round padded lengths up to a multiple of K (default: 8 on "
+                   help="round padded lengths up to a multiple of K (default: 4 on "
                         "the jax backend, which compiles one function per shape; "
                         "else 1)")
+    g.add_argument("--pad-growth", type=_number(float, 1), default=None,
+                   help="padded lengths come from the ladder K, then each rung the "
+                        "previous times G rounded up to a multiple of K; 1 allows "
+                        "every multiple (default: 1.3 on jax, else 1)")
     g.add_argument("--encoding", default=None,
                    help="text encoding of a corpus given by path (default: UTF-8)")
     g.add_argument("--seed", type=int, default=d["seed"],

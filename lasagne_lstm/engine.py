@@ -29,7 +29,7 @@ DEFAULTS = dict(
     corpus="shakespeare", task="lm", level="word", lowercase=True,
     max_sequences=20000, vocab_size=10000, min_count=1, max_len=60,
     overflow="truncate", batch_size=32, bucketing="pool", seed=0,
-    encoding=None, pad_multiple=None,
+    encoding=None, pad_multiple=None, pad_growth=None,
     # model
     embedding=128, hidden=256, layers=1, cell="lstm", grad_clipping=5.0,
     dropout=0.0, tie_embeddings=False, bidirectional=False, init_range=None,
@@ -198,14 +198,14 @@ class Run:
     def _iterator(self, split, batch_size, strategy):
         c = self.config
         seqs, labels = encode_split(self.vocab, self.corpus, split)
-        pad_multiple = c["pad_multiple"]
-        if pad_multiple is None:
-            # static-shape backends compile one function per (batch, time)
-            pad_multiple = 8 if backends.needs_static_shapes(c["backend"]) else 1
+        # static-shape backends compile one function per (batch, time)
+        multiple, growth = backends.default_padding(c["backend"])
         return BucketIterator(seqs, labels=labels, batch_size=batch_size,
                               strategy=strategy, task=c["task"], max_len=c["max_len"],
                               overflow=c["overflow"], pad_id=self.vocab.pad_id,
-                              seed=c["seed"], pad_multiple=pad_multiple)
+                              seed=c["seed"],
+                              pad_multiple=c["pad_multiple"] or multiple,
+                              pad_growth=c["pad_growth"] or growth)
 
     # -- checkpoints ---------------------------------------------------------
     def save(self, path):

@@ -339,8 +339,9 @@ class StepFunctions:
         ``apply_mean_grad``. Returns (loss sum, targets).
 
         On static-shape backends (JAX) single sequences are padded to the
-        batch's ``pad_multiple`` and masked, so that a handful of lengths, not
-        every length, needs its own compiled function.
+        batch's padded widths (``pad_multiple``, ``pad_growth``) and masked,
+        so that a handful of lengths, not every length, needs its own
+        compiled function.
         """
         lengths = np.asarray(batch.lengths, dtype=float)
         n_rows = len(lengths)

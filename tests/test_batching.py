@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from lasagne_lstm.batching import BucketIterator, default_boundaries
+from lasagne_lstm.batching import BucketIterator, default_boundaries, padded_width
 from lasagne_lstm.data import stream_batches, stream_num_windows
 
 PAD = 0
@@ -67,7 +67,8 @@ def generator_cases(draw):
               overflow=draw(st.sampled_from(["truncate", "split", "drop"])),
               seed=draw(st.integers(0, 5)), drop_last=draw(st.booleans()),
               pool_batches=draw(st.integers(1, 3)),
-              pad_multiple=draw(st.integers(1, 3)), pad_id=PAD, mask_dtype=MASK)
+              pad_multiple=draw(st.integers(1, 3)), pad_id=PAD, mask_dtype=MASK,
+              pad_growth=draw(st.sampled_from([1.0, 1.0, 1.3, 1.5])))
     if strategy == "boundaries":
         kw["boundaries"] = draw(st.one_of(
             st.none(), st.lists(st.integers(1, 30), min_size=1, max_size=4, unique=True)
@@ -77,13 +78,53 @@ def generator_cases(draw):
     return seqs, labels, kw, draw(st.integers(0, 3))
 
 
+def ladder(multiple, growth, longest):
+    """The allowed padded widths up to ``longest``, enumerated by stepping
+    through multiples (a reference that uses no ceil/round arithmetic)."""
+    rungs = [multiple]
+    while rungs[-1] < longest:
+        rung = rungs[-1] + multiple
+        while rung < rungs[-1] * growth - 1e-9:
+            rung += multiple
+        rungs.append(rung)
+    return rungs
+
+
+def ladder_width(length, kw):
+    return min(r for r in ladder(kw["pad_multiple"], kw["pad_growth"], length)
+               if r >= length)
+
+
+@pytest.mark.parametrize("multiple, growth, rungs", [
+    (4, 1.3, [4, 8, 12, 16, 24, 32, 44, 60, 80]),
+    (2, 1.5, [2, 4, 6, 10, 16, 24, 36, 54, 82]),
+    (1, 1.2, [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 18]),
+    (5, 1.2, [5, 10, 15, 20, 25, 30, 40]),   # 25 * 1.2 = 30 exactly: stays 30
+    (3, 1.0, [3, 6, 9, 12, 15]),
+])
+def test_padded_width_follows_the_ladder(multiple, growth, rungs):
+    """Hand-computed ladders: every length pads to the first rung at least as
+    long."""
+    assert ladder(multiple, growth, rungs[-1]) == rungs
+    previous = 0
+    for rung in rungs:
+        for length in range(previous + 1, rung + 1):
+            assert padded_width(length, multiple, growth) == rung
+        previous = rung
+    assert padded_width(0, multiple, growth) == 0
+
+
+def test_pad_growth_below_one_is_refused():
+    with pytest.raises(ValueError, match="pad_growth"):
+        BucketIterator([[1, 2, 3]], pad_growth=0.9)
+
+
 def _make(seqs, labels, kw):
     """The iterator, or None when the token budget cannot hold the longest row
     (checked to be the reason, independently)."""
     if kw["strategy"] == "tokens" and kw.get("max_tokens") is not None:
         rows, _ = expected_rows(seqs, labels, kw["task"], kw["max_len"], kw["overflow"])
-        m = kw["pad_multiple"]
-        widest = max((-(-len(x) // m) * m for x, _ in rows.values()), default=0)
+        widest = max((ladder_width(len(x), kw) for x, _ in rows.values()), default=0)
         if widest > kw["max_tokens"]:
             with pytest.raises(ValueError, match="token budget"):
                 BucketIterator(seqs, labels, **kw)
@@ -106,7 +147,7 @@ def test_every_row_once_masks_padding_and_counts(case):
         X, mask, y = b.X, b.mask, b.y
         B, T = X.shape
         assert B == len(b) > 0 and X.dtype == np.int32 and mask.dtype == np.dtype(MASK)
-        assert T % kw["pad_multiple"] == 0 and T - kw["pad_multiple"] < b.lengths.max() <= T
+        assert T == ladder_width(b.lengths.max(), kw)
         if kw["strategy"] != "tokens":
             assert B <= kw["batch_size"]
             partial += B < kw["batch_size"]
@@ -199,7 +240,7 @@ def test_accumulation_view_reproduces_masked_batches(case, micro):
             np.testing.assert_array_equal(y1, y2)
         row = 0
         for p in parts:
-            assert p.X.shape[1] == -(-p.lengths.max() // kw["pad_multiple"]) * kw["pad_multiple"]
+            assert p.X.shape[1] == ladder_width(p.lengths.max(), kw)
             np.testing.assert_array_equal(p.indices, b.indices[row:row + len(p)])
             for r in range(len(p)):
                 L = p.lengths[r]

@@ -102,6 +102,22 @@ def test_missing_client_is_one_line(capsys, monkeypatch):
     assert_one_line_error(rc, err, "npm is not installed",
                           "npm install --prefix /nonexistent-for-test/cache/ptb-sample")
 
+def test_stats_pad_growth_uses_fewer_widths(capsys, text_file):
+    """The fixture's lines have 1..23 words plus "." (3..25 steps with <bos>
+    and <eos>), batch 1: the multiples of 2 from 4 to 26 are 12 widths; the
+    ladder 2, 4, 6, 10, 16, 24, 36 (growth 1.5) uses 6 of its rungs, with
+    more padding."""
+    out = {}
+    for growth in ("1", "1.5"):
+        rc, text, err = run(capsys, "data", "stats", str(text_file), "--segment", "lines",
+                            "--batch-size", "1", "--pad-multiple", "2",
+                            "--pad-growth", growth, "--json")
+        assert rc == 0, err
+        out[growth] = json.loads(text)
+    assert out["1"]["distinct_widths"] == 12
+    assert out["1.5"]["distinct_widths"] == 6
+    assert out["1.5"]["padding_fraction"] > out["1"]["padding_fraction"]
+
 
 def _bad_utf8(tmp_path):
     p = tmp_path / "bad.txt"
@@ -123,6 +139,7 @@ def _bad_utf8(tmp_path):
     (lambda t: "brown", ["--max-len", "0"], ["--max-len must be positive"]),
     (_bad_utf8, ["--encoding", "no-such-codec"], ["unknown encoding"]),
     (lambda t: "shakespeare", ["--task", "classify"], ["no labels"]),
+    (lambda t: "brown", ["--pad-growth", "0.5"], ["--pad-growth must be at least 1"]),
 ])
 def test_bad_input_is_one_line(capsys, tmp_path, make, extra, needles):
     source = make(tmp_path)
