@@ -31,8 +31,9 @@ Configurations (``--configs`` picks some):
     row's state after its end; output layer on the real positions only.
 
 Every configuration consumes the same list of bucketed batches (the first
-``--batches`` batches of epoch 0; JAX pads widths to a multiple of 8 because
-it compiles one function per shape, which changes padding, not rows), except
+``--batches`` batches of epoch 0; JAX pads widths to the library's ladder
+4, 8, 12, 16, 24, 32, 44, 60 because it compiles one function per shape,
+which changes padding, not rows), except
 ``masked-none-*``, whose batches are the first ``--batches`` of the
 unbucketed epoch.
 
@@ -130,11 +131,12 @@ NOTES = [
     "only on real tokens; Adam lr 1e-3.",
     "accum-mb1 on c/numba: single unpadded sequences, no mask (32 compute_grad "
     "calls + 1 apply_mean_grad per update); on jax single sequences are "
-    "padded to a multiple of 8 and masked.",
+    "padded to the width ladder (4, 8, 12, 16, 24, ...) and masked.",
     "every configuration runs in its own process, pinned to --threads CPUs "
     "(cpu column = CPU time / wall time while timed).",
-    "jax: one compiled function per input shape (batch widths padded to a "
-    "multiple of 8); compile_s is the sum over the shapes met.",
+    "jax: one compiled function per input shape (batch widths padded to the "
+    "ladder 4, 8, 12, 16, 24, 32, 44, 60); compile_s is the sum over the "
+    "shapes met.",
 ]
 
 
@@ -314,9 +316,12 @@ def _maxrss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def load_batches(spec, strategy, pad_multiple, mask_dtype="float32"):
-    """The corpus, vocabulary and batch iterator, built as
-    :class:`lasagne_lstm.engine.Run` builds them."""
+def load_batches(spec, strategy, backend, mask_dtype="float32", padding=None):
+    """The first ``spec['batches']`` batches of epoch 0, built as
+    :class:`lasagne_lstm.engine.Run` builds them for ``backend`` (its padded
+    widths, unless ``padding=(pad_multiple, pad_growth)``), and the
+    vocabulary."""
+    from lasagne_lstm.backends import default_padding
     from lasagne_lstm.batching import BucketIterator
     from lasagne_lstm.data import Vocabulary, load_corpus
     from lasagne_lstm.engine import encode_split
@@ -325,11 +330,14 @@ def load_batches(spec, strategy, pad_multiple, mask_dtype="float32"):
     vocab = Vocabulary.build(corpus.train, min_count=1,
                              max_size=spec["vocab_size"], level="word")
     seqs, _ = encode_split(vocab, corpus, "train")
+    # "torch" (not a backend): each batch padded to its longest row
+    multiple, growth = padding or default_padding(backend)
     iterator = BucketIterator(seqs, batch_size=spec["batch_size"],
                               strategy=strategy, task="lm",
                               max_len=spec["max_len"], overflow="truncate",
                               pad_id=vocab.pad_id, seed=spec["seed"],
-                              pad_multiple=pad_multiple, mask_dtype=mask_dtype)
+                              pad_multiple=multiple, pad_growth=growth,
+                              mask_dtype=mask_dtype)
     batches = iterator.epoch(0)[:spec["batches"]]
     for b in batches:
         b.arrays()  # build the padded arrays outside the timed region
@@ -410,7 +418,7 @@ def worker_ours(spec):
         require_jax_gpu()
     pytensor.config.floatX = "float32"
     set_rng(np.random.RandomState(spec["seed"]))
-    vocab, batches = load_batches(spec, spec["bucketing"], 8 if static else 1)
+    vocab, batches = load_batches(spec, spec["bucketing"], backend)
     rss_before = _maxrss_mb()
 
     config = {k: DEFAULTS[k] for k in MODEL_KEYS}
@@ -516,7 +524,7 @@ def worker_torch(spec):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device gpu: PyTorch sees no CUDA GPU; install a "
                          "CUDA build of torch on a machine with an NVIDIA GPU")
-    vocab, batches = load_batches(spec, "pool", 1)
+    vocab, batches = load_batches(spec, "pool", "torch")
     rss_before = _maxrss_mb()
     V, E, H = len(vocab), spec["embedding"], spec["hidden"]
     packed = spec["kind"] == "torch-packed"

@@ -61,7 +61,8 @@ def target_nll(logits, targets):
     PyTensor's ``LogSoftmax`` (stable: it subtracts the row maximum). It runs
     as NumPy code on the C backend; ``logsumexp(logits_i) - logits[i, y_i]``
     built from element-wise ops and reductions avoids that, but measured no
-    faster on C and slower on JAX, the default (``benchmarks/loss_forms.py``).
+    faster on C and slower on JAX, the default
+    (``python benchmarks/step_variants.py --compare loss``).
     """
     return -_take_targets(pt.special.log_softmax(logits, axis=-1), targets)
 

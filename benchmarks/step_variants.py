@@ -1,0 +1,148 @@
+"""Two variants of the masked training step timed against each other in one
+process, in alternating passes, so that both see the same neighbours on a
+shared machine. The workload is that of ``lstm_throughput.py`` (its first
+``--batches`` bucketed Shakespeare batches, vocabulary 10k, embedding 128,
+LSTM 256 with ``grad_clipping=5``, Adam). Reports real tokens per CPU second
+(median of the passes, one pinned thread) and the ratio of the second
+variant to the first.
+
+``--compare loss``
+    the cross-entropy as PyTensor's ``LogSoftmax`` (what
+    :func:`lasagne_lstm.training.target_nll` uses) against
+    ``logsumexp(logits) - logits[target]`` from element-wise ops and
+    reductions (the row maximum subtracted and kept out of the gradient),
+    which avoids ``LogSoftmax``, run as NumPy code on the C backend;
+``--compare padding``
+    batch widths padded to multiples of 8 against the ladder 4, 8, 12, 16,
+    24, 32, 44, 60 (``pad_multiple=4, pad_growth=1.3``, the JAX default): the
+    same rows, padded differently; matters on static-shape backends.
+
+Example::
+
+    python benchmarks/step_variants.py --compare loss          # c, numba, jax: ~10 min
+    python benchmarks/step_variants.py --compare padding       # jax: ~4 min
+"""
+import argparse
+import json
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+
+import lstm_throughput as lt
+
+RESULT_TAG = "@@STEP_VARIANTS "
+DEFAULT_BACKENDS = {"loss": "c,numba,jax", "padding": "jax"}
+
+
+def logsumexp_nll(logits, targets):
+    """``logsumexp(logits_i) - logits[i, y_i]``, stable and with the shift
+    out of the gradient (its exact derivative cancels)."""
+    import pytensor.tensor as pt
+    from pytensor.gradient import disconnected_grad
+    from lasagne_lstm.training import _take_targets
+    shift = disconnected_grad(pt.max(logits, axis=1, keepdims=True))
+    log_norm = pt.log(pt.exp(logits - shift).sum(axis=1)) + shift[:, 0]
+    return log_norm - _take_targets(logits, targets)
+
+
+def variants(compare):
+    """name -> (loss function or None for the library's, padding or None
+    for the backend's default)."""
+    if compare == "loss":
+        return {"log_softmax": (None, None), "logsumexp": (logsumexp_nll, None)}
+    return {"multiple-8": (None, (8, 1.0)), "ladder-4x1.3": (None, (4, 1.3))}
+
+
+def measure(backend, compare, n_batches, passes):
+    """Both variants on one backend, in this process."""
+    import pytensor
+    import lasagne_lstm.training as training
+    from lasagne_lstm.engine import DEFAULTS, MODEL_KEYS
+    from lasagne_lstm.models import build_model
+    pytensor.config.floatX = "float32"
+    spec = lt.base_spec(lt.parse_args([]))
+    spec["batches"] = n_batches
+    library_loss = training.target_nll
+    runs, out = {}, {}
+    for name, (loss, padding) in variants(compare).items():
+        vocab, batches = lt.load_batches(spec, "pool", backend, padding=padding)
+        config = {k: DEFAULTS[k] for k in MODEL_KEYS}
+        config.update(task="lm", vocab_size=len(vocab), embedding=spec["embedding"],
+                      hidden=spec["hidden"], layers=1, cell="lstm",
+                      grad_clipping=spec["grad_clipping"], dropout=0.0)
+        training.target_nll = loss or library_loss  # looked up when graphs are built
+        try:
+            step = training.StepFunctions(build_model(config), mode="masked",
+                                          optimizer="adam", backend=backend)
+            t0 = time.perf_counter()
+            for b in batches:  # compiles every shape while the variant is in place
+                step.train_batch(b)
+        finally:
+            training.target_nll = library_loss
+        runs[name] = (step, batches)
+        tokens = sum(b.n_tokens for b in batches)
+        out[name] = dict(first_pass_s=time.perf_counter() - t0,
+                         widths=len({b.X.shape for b in batches}),
+                         padding_fraction=1 - tokens / sum(b.X.size for b in batches),
+                         passes=[])
+    for _ in range(passes):
+        for name, (step, batches) in runs.items():
+            c0 = time.process_time()
+            for b in batches:
+                step.train_batch(b)
+            out[name]["passes"].append(sum(b.n_tokens for b in batches)
+                                       / (time.process_time() - c0))
+    for entry in out.values():
+        entry["tokens_per_cpu_s"] = statistics.median(entry["passes"])
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--compare", choices=("loss", "padding"), default="loss",
+                   help="which pair of variants (default loss)")
+    p.add_argument("--backends", default=None,
+                   help="comma-separated backends (default: c,numba,jax for loss, "
+                        "jax for padding)")
+    p.add_argument("--batches", type=int, default=40, help="batches per pass (40)")
+    p.add_argument("--passes", type=int, default=4,
+                   help="timed passes of each variant, alternating (4)")
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        lt.pin_cpus(1)
+        out = measure(args.worker, args.compare, args.batches, args.passes)
+        print(RESULT_TAG + json.dumps(out), flush=True)
+        return out
+    first, second = variants(args.compare)
+    print("tokens per CPU-s, median of %d alternating passes of %d batches, one "
+          "pinned thread" % (args.passes, args.batches))
+    print("%-7s  %14s  %14s  %s  (padding, widths)" % ("backend", first, second, "ratio"))
+    results = {}
+    for backend in (args.backends or DEFAULT_BACKENDS[args.compare]).split(","):
+        backend = backend.strip()
+        cmd = [sys.executable, str(pathlib.Path(__file__).resolve()), "--worker", backend,
+               "--compare", args.compare, "--batches", str(args.batches),
+               "--passes", str(args.passes)]
+        proc = subprocess.run(cmd, env=lt.worker_env(1), capture_output=True, text=True,
+                              cwd=str(lt.ROOT))
+        lines = [l for l in proc.stdout.splitlines() if l.startswith(RESULT_TAG)]
+        if proc.returncode != 0 or not lines:
+            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            print("%-7s  failed: %s" % (backend, tail))
+            continue
+        r = results[backend] = json.loads(lines[-1][len(RESULT_TAG):])
+        a, b = r[first], r[second]
+        print("%-7s  %14.0f  %14.0f  %.2f   (%.1f%%, %d; %.1f%%, %d)" % (
+            backend, a["tokens_per_cpu_s"], b["tokens_per_cpu_s"],
+            b["tokens_per_cpu_s"] / a["tokens_per_cpu_s"],
+            100 * a["padding_fraction"], a["widths"],
+            100 * b["padding_fraction"], b["widths"]), flush=True)
+    return results
+
+
+if __name__ == "__main__":
+    main()
