@@ -218,8 +218,9 @@ class BucketIterator:
             raise ValueError("pool_batches must be at least 1, not %r" % (pool_batches,))
         if int(pad_multiple) < 1:
             raise ValueError("pad_multiple must be at least 1, not %r" % (pad_multiple,))
-        if not float(pad_growth) >= 1.0:
-            raise ValueError("pad_growth must be at least 1, not %r" % (pad_growth,))
+        if not 1.0 <= float(pad_growth) < math.inf:
+            raise ValueError("pad_growth must be a finite number of at least 1, not %r"
+                             % (pad_growth,))
         if int(seed) < 0:
             raise ValueError("seed must be non-negative, not %r" % (seed,))
         sequences = list(sequences)

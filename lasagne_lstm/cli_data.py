@@ -108,7 +108,7 @@ def check_corpus_arguments(args):
 def check_batching_arguments(args):
     for name in ("batch_size", "pool_batches", "max_tokens", "max_len", "pad_multiple"):
         _positive(args, name)
-    if not args.pad_growth >= 1.0:
+    if not 1.0 <= args.pad_growth < float("inf"):
         raise UserError("--pad-growth must be at least 1, got %s" % args.pad_growth)
     if args.boundaries is not None:
         try:

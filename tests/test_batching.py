@@ -114,9 +114,10 @@ def test_padded_width_follows_the_ladder(multiple, growth, rungs):
     assert padded_width(0, multiple, growth) == 0
 
 
-def test_pad_growth_below_one_is_refused():
+@pytest.mark.parametrize("growth", [0.9, float("nan"), float("inf")])
+def test_pad_growth_below_one_or_not_finite_is_refused(growth):
     with pytest.raises(ValueError, match="pad_growth"):
-        BucketIterator([[1, 2, 3]], pad_growth=0.9)
+        BucketIterator([[1, 2, 3]], pad_growth=growth)
 
 
 def _make(seqs, labels, kw):
