@@ -16,19 +16,12 @@ second variant to the first.
 ``--compare padding``
     batch widths padded to multiples of 8 against the ladder 4, 8, 12, 16,
     24, 32, 44, 60 (``pad_multiple=4, pad_growth=1.3``, the JAX default): the
-    same rows, padded differently; matters on static-shape backends;
-``--compare donation``
-    JAX only: every function compiled with PyTensor's stock JAX linker
-    against every function with
-    :class:`lasagne_lstm.jax_linker.DonatingJAXLinker`, which lets XLA write
-    the new values of parameters, optimizer state and accumulators into the
-    old values' buffers (the library donates in ``compute_grad`` only).
+    same rows, padded differently; matters on static-shape backends.
 
 Example::
 
     python benchmarks/step_variants.py --compare loss          # c, numba, jax: ~10 min
-    python benchmarks/step_variants.py --compare padding       # jax: ~4 min
-    python benchmarks/step_variants.py --compare donation --mode accumulate
+    python benchmarks/step_variants.py --compare padding --mode accumulate
 """
 import argparse
 import json
@@ -41,7 +34,7 @@ import time
 import lstm_throughput as lt
 
 RESULT_TAG = "@@STEP_VARIANTS "
-DEFAULT_BACKENDS = {"loss": "c,numba,jax", "padding": "jax", "donation": "jax"}
+DEFAULT_BACKENDS = {"loss": "c,numba,jax", "padding": "jax"}
 
 
 def logsumexp_nll(logits, targets):
@@ -55,51 +48,31 @@ def logsumexp_nll(logits, targets):
     return log_norm - _take_targets(logits, targets)
 
 
-def jax_mode(donate):
-    """A stand-in for ``backends.get_mode`` that donates in every function
-    or in none."""
-    from lasagne_lstm import backends
-    library_get_mode = backends.get_mode
-
-    def get_mode(backend, donate_updates=False):
-        assert backend == "jax", "--compare donation is for the jax backend"
-        return library_get_mode(backend, donate)
-    return get_mode
-
-
 def variants(compare):
-    """name -> (loss function, padding, mode function); None: the library's."""
+    """name -> (loss function, padding); None: the library's."""
     if compare == "loss":
-        return {"log_softmax": (None, None, None),
-                "logsumexp": (logsumexp_nll, None, None)}
-    if compare == "padding":
-        return {"multiple-8": (None, (8, 1.0), None),
-                "ladder-4x1.3": (None, (4, 1.3), None)}
-    return {"no-donation": (None, None, jax_mode(False)),
-            "donation": (None, None, jax_mode(True))}
+        return {"log_softmax": (None, None), "logsumexp": (logsumexp_nll, None)}
+    return {"multiple-8": (None, (8, 1.0)), "ladder-4x1.3": (None, (4, 1.3))}
 
 
 def measure(backend, compare, mode, n_batches, passes):
     """Both variants on one backend, in this process."""
     import pytensor
     import lasagne_lstm.training as training
-    from lasagne_lstm import backends
     from lasagne_lstm.engine import DEFAULTS, MODEL_KEYS
     from lasagne_lstm.models import build_model
     pytensor.config.floatX = "float32"
     spec = lt.base_spec(lt.parse_args([]))
     spec["batches"] = n_batches
-    library_loss, library_mode = training.target_nll, backends.get_mode
+    library_loss = training.target_nll
     runs, out = {}, {}
-    for name, (loss, padding, get_mode) in variants(compare).items():
+    for name, (loss, padding) in variants(compare).items():
         vocab, batches = lt.load_batches(spec, "pool", backend, padding=padding)
         config = {k: DEFAULTS[k] for k in MODEL_KEYS}
         config.update(task="lm", vocab_size=len(vocab), embedding=spec["embedding"],
                       hidden=spec["hidden"], layers=1, cell="lstm",
                       grad_clipping=spec["grad_clipping"], dropout=0.0)
-        # both are looked up when graphs are built and compiled
-        training.target_nll = loss or library_loss
-        backends.get_mode = get_mode or library_mode
+        training.target_nll = loss or library_loss  # looked up when graphs are built
         try:
             step = training.StepFunctions(build_model(config), mode=mode,
                                           optimizer="adam", backend=backend)
@@ -107,7 +80,7 @@ def measure(backend, compare, mode, n_batches, passes):
             for b in batches:  # compiles every shape while the variant is in place
                 step.train_batch(b)
         finally:
-            training.target_nll, backends.get_mode = library_loss, library_mode
+            training.target_nll = library_loss
         runs[name] = (step, batches)
         tokens = sum(b.n_tokens for b in batches)
         out[name] = dict(first_pass_s=time.perf_counter() - t0,
@@ -129,7 +102,7 @@ def measure(backend, compare, mode, n_batches, passes):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--compare", choices=("loss", "padding", "donation"), default="loss",
+    p.add_argument("--compare", choices=("loss", "padding"), default="loss",
                    help="which pair of variants (default loss)")
     p.add_argument("--mode", choices=("masked", "accumulate"), default="masked",
                    help="masked (default), or accumulation over single sequences")

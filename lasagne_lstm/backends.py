@@ -35,12 +35,8 @@ def cache_dir():
     return pathlib.Path.home() / ".cache" / "lasagne_lstm" / "compiled"
 
 
-def get_mode(backend, donate_updates=False):
+def get_mode(backend):
     """Return the PyTensor compilation mode for a backend name.
-
-    With ``donate_updates`` the JAX backend lets XLA write the new values of
-    the shared variables a function updates into their old buffers (see
-    :mod:`lasagne_lstm.jax_linker`); other backends ignore it.
 
     Raises
     ------
@@ -68,11 +64,7 @@ def get_mode(backend, donate_updates=False):
         # off again after a float64 run in the same process, or Python floats
         # in the graph turn into float64 and break the scan's carry types
         jax.config.update("jax_enable_x64", pytensor.config.floatX == "float64")
-        if not donate_updates:
-            return pytensor_get_mode("JAX")
-        from .jax_linker import DonatingJAXLinker
-        return Mode(linker=DonatingJAXLinker(),
-                    optimizer=pytensor_get_mode("JAX").provided_optimizer)
+        return pytensor_get_mode("JAX")
     raise ValueError("unknown backend %r: expected one of %s"
                      % (backend, ", ".join(BACKENDS)))
 

@@ -140,13 +140,12 @@ class ShapeCompiledFunction:
     graph is built.
 
     ``build(shapes)`` returns ``(inputs, outputs, updates, name)``; ``shapes``
-    is None for a dynamic-shape graph. ``donate_updates``: see
-    :func:`lasagne_lstm.backends.get_mode`.
+    is None for a dynamic-shape graph.
     """
 
-    def __init__(self, backend, build, donate_updates=False):
+    def __init__(self, backend, build):
         self.backend = backend
-        self.mode = backends.get_mode(backend, donate_updates)
+        self.mode = backends.get_mode(backend)
         self.build = build
         self.functions = {}
         self.compile_seconds = 0.0  # building, compiling and first calls
@@ -246,10 +245,9 @@ class StepFunctions:
             grads = updates.total_norm_constraint(grads, self.max_grad_norm)
         return OPTIMIZERS[self.optimizer](grads, self.params, self.learning_rate)
 
-    def _function(self, key, build, donate_updates=False):
+    def _function(self, key, build):
         if key not in self._functions:
-            self._functions[key] = ShapeCompiledFunction(self.backend, build,
-                                                         donate_updates)
+            self._functions[key] = ShapeCompiledFunction(self.backend, build)
         return self._functions[key]
 
     def _terms(self, masked, shapes, deterministic=False):
@@ -304,12 +302,8 @@ class StepFunctions:
         return inputs + [scale], [], upd, "compute_grad"
 
     def _compute_grad_function(self, masked):
-        # Donating the accumulators' buffers made single-sequence accumulation
-        # 10% faster on JAX; donating parameters and optimizer state made the
-        # masked step 6-11% slower (benchmarks/step_variants.py), so only here.
         return self._function(("compute_grad", masked),
-                              lambda shapes: self._compute_grad_graph(masked, shapes),
-                              donate_updates=True)
+                              lambda shapes: self._compute_grad_graph(masked, shapes))
 
     def compute_grad(self, X, mask, y, scale):
         """Add ``scale``-weighted gradients of one micro-batch into the

@@ -217,40 +217,6 @@ def test_target_nll_matches_numpy_log_softmax_and_its_gradient(backend):
     assert np.all(np.isfinite(got))
 
 
-def test_jax_steps_donate_updated_buffers_and_match_the_reference():
-    """With donate_updates on JAX the updated shared values' buffers are donated (the value held
-    before a call is deleted by it), and the results still equal a NumPy
-    reference over several calls; ``get_value()`` copies stay valid."""
-    import pytensor
-    import pytensor.tensor as pt
-    from lasagne_lstm import backends
-    rng = np.random.RandomState(4)
-    w0, x0 = rng.randn(3, 2), rng.randn(5, 3)
-    w = pytensor.shared(w0.copy(), name="w")
-    velocity = pytensor.shared(np.zeros_like(w0), name="velocity")
-    X = pt.tensor(dtype="float64", shape=(5, 3), name="X")
-    loss = (pt.tanh(X @ w) ** 2).sum()
-    g = pytensor.grad(loss, w)
-    step = pytensor.function([X], loss, mode=backends.get_mode("jax", donate_updates=True),
-                             updates=[(velocity, 0.9 * velocity - 0.1 * g),
-                                      (w, w + 0.9 * velocity - 0.1 * g)])
-    ref_w, ref_v = w0.copy(), np.zeros_like(w0)
-    held, copies = None, []
-    for _ in range(4):
-        got = step(x0)
-        t = np.tanh(x0 @ ref_w)
-        assert got == pytest.approx((t ** 2).sum(), rel=1e-12)
-        grad = x0.T @ (2 * t * (1 - t ** 2))
-        ref_v, ref_w = 0.9 * ref_v - 0.1 * grad, ref_w + 0.9 * ref_v - 0.1 * grad
-        if held is not None:
-            assert held.is_deleted()  # the last call wrote into its buffer
-        held = w.get_value(borrow=True, return_internal_type=True)
-        copies.append((w.get_value(), ref_w.copy()))
-    for value, expected in copies:
-        np.testing.assert_allclose(value, expected, rtol=1e-12)
-    np.testing.assert_allclose(velocity.get_value(), ref_v, rtol=1e-12)
-
-
 def test_jax_x64_follows_floatx_within_one_process():
     """A float64 JAX run turns JAX's x64 on; a float32 run after it in the
     same process must turn it off again (with it on, Python floats in the
