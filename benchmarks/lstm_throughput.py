@@ -464,11 +464,12 @@ def worker_ours(spec):
         import jax
         out["jax"] = jax.__version__
         out["jax_device"] = jax.devices()[0].device_kind
-    if gpu:
-        out.update(jax_gpu_memory())
+        # where the accumulators (or the parameters) live between calls
         shared = (steps.accumulators if mode == "accumulate"
                   else list(model.params.values()))
         out["shared_values_on"] = value_devices(shared)
+    if gpu:
+        out.update(jax_gpu_memory())
     out["rss_delta_mb"] = out["peak_rss_mb"] - rss_before
     return out
 
