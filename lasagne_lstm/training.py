@@ -124,13 +124,47 @@ def symbolic_inputs(task, masked, shapes=None):
     return variables
 
 
-def _with_gradients(rule_updates, standins, grads):
-    """An update rule built on gradient stand-ins, with real gradients put in.
+class UpdateRule:
+    """An optimizer's updates of the trainable parameters, built once on
+    symbolic gradients: stand-ins that each compiled function replaces by its
+    real gradients (:meth:`with_gradients`), or accumulators. Its state
+    variables (moments, step count) so exist before any function is compiled
+    and are shared by every function (one per input shape on JAX).
 
-    Building the rule once, on stand-ins, creates its state variables once;
-    every compiled function (one per shape on JAX) then shares them."""
-    new_values = graph_replace(list(rule_updates.values()), dict(zip(standins, grads)))
-    return OrderedDict(zip(rule_updates.keys(), new_values))
+    Attributes
+    ----------
+    learning_rate : shared scalar (schedules change it without recompiling)
+    updates : OrderedDict of the rule's updates, on ``gradients``
+    state : the rule's own shared variables, in its deterministic order
+        (saved in checkpoints)
+    """
+
+    def __init__(self, params, gradients, optimizer, learning_rate=None,
+                 max_grad_norm=None):
+        if optimizer not in OPTIMIZERS:
+            raise ValueError("unknown optimizer %r: expected one of %s"
+                             % (optimizer, ", ".join(OPTIMIZERS)))
+        if learning_rate is None:
+            learning_rate = DEFAULT_LEARNING_RATES[optimizer]
+        self.learning_rate = pytensor.shared(floatX(learning_rate), name="learning_rate")
+        self.gradients = list(gradients)
+        grads = self.gradients
+        if max_grad_norm:
+            grads = updates.total_norm_constraint(grads, max_grad_norm)
+        self.updates = OPTIMIZERS[optimizer](grads, params, self.learning_rate)
+        params = set(params)
+        self.state = [v for v in self.updates if v not in params]
+
+    @classmethod
+    def on_standins(cls, params, *args, **kwargs):
+        """The rule on one symbolic stand-in per parameter."""
+        return cls(params, [p.type() for p in params], *args, **kwargs)
+
+    def with_gradients(self, grads):
+        """The updates with ``grads`` in place of the stand-ins."""
+        new_values = graph_replace(list(self.updates.values()),
+                                   dict(zip(self.gradients, grads)))
+        return OrderedDict(zip(self.updates.keys(), new_values))
 
 
 class ShapeCompiledFunction:
@@ -209,9 +243,6 @@ class StepFunctions:
         if mode not in MODES:
             raise ValueError("unknown mode %r: expected one of %s"
                              % (mode, ", ".join(MODES)))
-        if optimizer not in OPTIMIZERS:
-            raise ValueError("unknown optimizer %r: expected one of %s"
-                             % (optimizer, ", ".join(OPTIMIZERS)))
         if weighting not in WEIGHTINGS:
             raise ValueError("unknown weighting %r: expected one of %s"
                              % (weighting, ", ".join(WEIGHTINGS)))
@@ -221,29 +252,21 @@ class StepFunctions:
         self.mode = mode
         self.backend = backend
         self.weighting = weighting
-        if learning_rate is None:
-            learning_rate = DEFAULT_LEARNING_RATES[optimizer]
-        self.learning_rate = pytensor.shared(floatX(learning_rate), name="learning_rate")
         self.params = get_all_params(model.l_out, trainable=True)
-        self.optimizer = optimizer
-        self.max_grad_norm = max_grad_norm
         self._functions = {}
         if mode == "masked":
-            self._build_masked()
+            self.rule = UpdateRule.on_standins(self.params, optimizer, learning_rate,
+                                               max_grad_norm)
             self._function("train", self._train_graph)
         else:
-            self._build_accumulation()
+            self._build_accumulators()
+            # the accumulated gradient is the rule's gradient
+            self.rule = UpdateRule(self.params, self.accumulators, optimizer,
+                                   learning_rate, max_grad_norm)
             for masked in (False, True):
                 self._compute_grad_function(masked)
-        # The optimizer's own shared variables (moments, step count) in the
-        # rule's deterministic order: saved in checkpoints.
-        params = set(self.params)
-        self.optimizer_state = [v for v in self._optimizer_updates if v not in params]
-
-    def _updates_for(self, grads):
-        if self.max_grad_norm:
-            grads = updates.total_norm_constraint(grads, self.max_grad_norm)
-        return OPTIMIZERS[self.optimizer](grads, self.params, self.learning_rate)
+        self.learning_rate = self.rule.learning_rate
+        self.optimizer_state = self.rule.state
 
     def _function(self, key, build):
         if key not in self._functions:
@@ -257,18 +280,10 @@ class StepFunctions:
         return inputs, terms
 
     # -- masked mode ---------------------------------------------------------
-    def _build_masked(self):
-        # The update rule is built once, on stand-ins for the gradients, so
-        # its state variables exist before any function is compiled (and are
-        # shared by the functions compiled for different shapes).
-        self._grad_standins = [p.type() for p in self.params]
-        self._optimizer_updates = self._updates_for(self._grad_standins)
-
     def _train_graph(self, shapes):
         inputs, terms = self._terms(True, shapes)
         loss = (terms.row_weights(self.weighting) * terms.row_loss).sum()
-        grads = pytensor.grad(loss, self.params)
-        upd = _with_gradients(self._optimizer_updates, self._grad_standins, grads)
+        upd = self.rule.with_gradients(pytensor.grad(loss, self.params))
         return inputs, [terms.loss_sum, terms.n_targets], upd, "train"
 
     def train(self, X, mask, y):
@@ -278,7 +293,7 @@ class StepFunctions:
         return float(loss_sum), float(n)
 
     # -- accumulation mode ---------------------------------------------------
-    def _build_accumulation(self):
+    def _build_accumulators(self):
         self.accumulators = [
             pytensor.shared(np.zeros_like(p.get_value()), shape=p.type.shape,
                             name="accumulated." + (p.name or "param"))
@@ -286,7 +301,6 @@ class StepFunctions:
         self.accumulated_loss = pytensor.shared(floatX(0.0), name="accumulated.loss")
         self.accumulated_targets = pytensor.shared(floatX(0.0),
                                                    name="accumulated.targets")
-        self._optimizer_updates = self._updates_for(list(self.accumulators))
 
     def _compute_grad_graph(self, masked, shapes):
         if shapes is not None:
@@ -319,7 +333,7 @@ class StepFunctions:
         fn(*((X, mask, y, scale) if masked else (X, y, scale)))
 
     def _apply_graph(self, shapes):
-        upd = OrderedDict(self._optimizer_updates)
+        upd = OrderedDict(self.rule.updates)
         for acc in self.accumulators + [self.accumulated_loss,
                                         self.accumulated_targets]:
             upd[acc] = pt.zeros_like(acc)
@@ -422,25 +436,13 @@ class StreamStepFunctions:
         if not model.config.get("stateful"):
             raise ValueError("stream training needs a stateful language model "
                              "(config['stateful'] = True)")
-        if optimizer not in OPTIMIZERS:
-            raise ValueError("unknown optimizer %r: expected one of %s"
-                             % (optimizer, ", ".join(OPTIMIZERS)))
         self.model = model
         self.backend = backend
-        if learning_rate is None:
-            learning_rate = DEFAULT_LEARNING_RATES[optimizer]
-        self.learning_rate = pytensor.shared(floatX(learning_rate), name="learning_rate")
         self.params = get_all_params(model.l_out, trainable=True)
-        self.max_grad_norm = max_grad_norm
-        # The rule is built once on gradient stand-ins (see StepFunctions).
-        self._grad_standins = [p.type() for p in self.params]
-        grads = self._grad_standins
-        if max_grad_norm:
-            grads = updates.total_norm_constraint(grads, max_grad_norm)
-        self._optimizer_updates = OPTIMIZERS[optimizer](grads, self.params,
-                                                        self.learning_rate)
-        params = set(self.params)
-        self.optimizer_state = [v for v in self._optimizer_updates if v not in params]
+        self.rule = UpdateRule.on_standins(self.params, optimizer, learning_rate,
+                                           max_grad_norm)
+        self.learning_rate = self.rule.learning_rate
+        self.optimizer_state = self.rule.state
         self._train = ShapeCompiledFunction(backend, self._train_graph)
         self._evaluate = ShapeCompiledFunction(backend, self._evaluate_graph)
 
@@ -459,8 +461,8 @@ class StreamStepFunctions:
 
     def _train_graph(self, shapes):
         inputs, loss_sum, finals = self._graph(False, shapes)
-        grads = pytensor.grad(loss_sum / inputs[0].shape[0], self.params)
-        upd = _with_gradients(self._optimizer_updates, self._grad_standins, grads)
+        upd = self.rule.with_gradients(pytensor.grad(loss_sum / inputs[0].shape[0],
+                                                     self.params))
         return inputs, [loss_sum] + finals, upd, "stream_train"
 
     def _evaluate_graph(self, shapes):
