@@ -402,11 +402,21 @@ def _compile_on(step, batches, shape_keys):
                 compiled_batches=shapes)
 
 
+def lm_config(spec, vocab_size):
+    """The benchmark's model settings: embedding, one LSTM layer with
+    per-step clipping, no dropout (the rest as the library's defaults)."""
+    from lasagne_lstm.engine import DEFAULTS, MODEL_KEYS
+    config = {k: DEFAULTS[k] for k in MODEL_KEYS}
+    config.update(task="lm", vocab_size=vocab_size, embedding=spec["embedding"],
+                  hidden=spec["hidden"], layers=1, cell="lstm",
+                  grad_clipping=spec["grad_clipping"], dropout=0.0)
+    return config
+
+
 def worker_ours(spec):
     import numpy as np
     import pytensor
     from lasagne_lstm import backends
-    from lasagne_lstm.engine import DEFAULTS, MODEL_KEYS
     from lasagne_lstm.models import build_model
     from lasagne_lstm.random import set_rng
     from lasagne_lstm.training import StepFunctions
@@ -421,12 +431,8 @@ def worker_ours(spec):
     vocab, batches = load_batches(spec, spec["bucketing"], backend)
     rss_before = _maxrss_mb()
 
-    config = {k: DEFAULTS[k] for k in MODEL_KEYS}
-    config.update(task="lm", vocab_size=len(vocab), embedding=spec["embedding"],
-                  hidden=spec["hidden"], layers=1, cell="lstm",
-                  grad_clipping=spec["grad_clipping"], dropout=0.0)
     t0 = time.perf_counter()
-    model = build_model(config)
+    model = build_model(lm_config(spec, len(vocab)))
     steps = StepFunctions(model, mode=mode, optimizer="adam",
                           backend=backend, weighting="tokens")
     build_s = time.perf_counter() - t0

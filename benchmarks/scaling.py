@@ -155,18 +155,13 @@ def time_calls(step, batches, spec):
 def worker_ours(spec):
     import numpy as np
     import pytensor
-    from lasagne_lstm.engine import DEFAULTS, MODEL_KEYS
     from lasagne_lstm.models import build_model
     from lasagne_lstm.random import set_rng
     from lasagne_lstm.training import StepFunctions
     pytensor.config.floatX = "float32"
     set_rng(np.random.RandomState(spec["seed"]))
-    config = {k: DEFAULTS[k] for k in MODEL_KEYS}
-    config.update(task="lm", vocab_size=spec["vocab"], embedding=spec["embedding"],
-                  hidden=spec["hidden"], layers=1, cell="lstm",
-                  grad_clipping=spec["grad_clipping"], dropout=0.0)
-    steps = StepFunctions(build_model(config), mode="masked", optimizer="adam",
-                          backend="jax", weighting="tokens")
+    steps = StepFunctions(build_model(lt.lm_config(spec, spec["vocab"])), mode="masked",
+                          optimizer="adam", backend="jax", weighting="tokens")
     return time_calls(steps.train, synthetic(spec), spec)
 
 

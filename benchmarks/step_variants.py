@@ -59,7 +59,6 @@ def measure(backend, compare, mode, n_batches, passes):
     """Both variants on one backend, in this process."""
     import pytensor
     import lasagne_lstm.training as training
-    from lasagne_lstm.engine import DEFAULTS, MODEL_KEYS
     from lasagne_lstm.models import build_model
     pytensor.config.floatX = "float32"
     spec = lt.base_spec(lt.parse_args([]))
@@ -68,10 +67,7 @@ def measure(backend, compare, mode, n_batches, passes):
     runs, out = {}, {}
     for name, (loss, padding) in variants(compare).items():
         vocab, batches = lt.load_batches(spec, "pool", backend, padding=padding)
-        config = {k: DEFAULTS[k] for k in MODEL_KEYS}
-        config.update(task="lm", vocab_size=len(vocab), embedding=spec["embedding"],
-                      hidden=spec["hidden"], layers=1, cell="lstm",
-                      grad_clipping=spec["grad_clipping"], dropout=0.0)
+        config = lt.lm_config(spec, len(vocab))
         training.target_nll = loss or library_loss  # looked up when graphs are built
         try:
             step = training.StepFunctions(build_model(config), mode=mode,
