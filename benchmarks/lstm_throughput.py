@@ -504,7 +504,10 @@ def value_devices(variables):
     for v in variables:
         value = v.get_value(borrow=True, return_internal_type=True)
         devices = getattr(value, "devices", None)
-        places.update(str(d) for d in devices()) if devices else places.add("host")
+        if devices is None:
+            places.add("host")
+        else:
+            places.update(str(d) for d in devices())
     return sorted(places)
 
 
