@@ -24,5 +24,5 @@ setup(
         # versions pull a CUDA build of several GB.
         "bench": ["torch==2.13.0"],
     },
-    entry_points={"console_scripts": ["lasagne-lstm=lasagne_lstm.cli:main"]},
+    entry_points={"console_scripts": ["lasagne-lstm=lasagne_lstm.training.cli:main"]},
 )

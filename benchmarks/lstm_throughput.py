@@ -318,13 +318,13 @@ def _maxrss_mb():
 
 def load_batches(spec, strategy, backend, mask_dtype="float32", padding=None):
     """The first ``spec['batches']`` batches of epoch 0, built as
-    :class:`lasagne_lstm.engine.Run` builds them for ``backend`` (its padded
+    :class:`lasagne_lstm.training.engine.Run` builds them for ``backend`` (its padded
     widths, unless ``padding=(pad_multiple, pad_growth)``), and the
     vocabulary."""
     from lasagne_lstm.backends import default_padding
-    from lasagne_lstm.batching import BucketIterator
-    from lasagne_lstm.data import Vocabulary, load_corpus
-    from lasagne_lstm.engine import encode_split
+    from lasagne_lstm.training.batching import BucketIterator
+    from lasagne_lstm.training.data import Vocabulary, load_corpus
+    from lasagne_lstm.training.engine import encode_split
     corpus = load_corpus(spec["corpus"], task="lm", level="word", lowercase=True,
                          seed=spec["seed"], max_sequences=spec["max_sequences"])
     vocab = Vocabulary.build(corpus.train, min_count=1,
@@ -405,7 +405,7 @@ def _compile_on(step, batches, shape_keys):
 def lm_config(spec, vocab_size):
     """The benchmark's model settings: embedding, one LSTM layer with
     per-step clipping, no dropout (the rest as the library's defaults)."""
-    from lasagne_lstm.engine import DEFAULTS, MODEL_KEYS
+    from lasagne_lstm.training.engine import DEFAULTS, MODEL_KEYS
     config = {k: DEFAULTS[k] for k in MODEL_KEYS}
     config.update(task="lm", vocab_size=vocab_size, embedding=spec["embedding"],
                   hidden=spec["hidden"], layers=1, cell="lstm",
@@ -417,7 +417,7 @@ def worker_ours(spec):
     import numpy as np
     import pytensor
     from lasagne_lstm import backends
-    from lasagne_lstm.models import build_model
+    from lasagne_lstm.training.models import build_model
     from lasagne_lstm.random import set_rng
     from lasagne_lstm.training import StepFunctions
 

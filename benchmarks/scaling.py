@@ -155,7 +155,7 @@ def time_calls(step, batches, spec):
 def worker_ours(spec):
     import numpy as np
     import pytensor
-    from lasagne_lstm.models import build_model
+    from lasagne_lstm.training.models import build_model
     from lasagne_lstm.random import set_rng
     from lasagne_lstm.training import StepFunctions
     pytensor.config.floatX = "float32"

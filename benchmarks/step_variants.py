@@ -42,7 +42,7 @@ def logsumexp_nll(logits, targets):
     out of the gradient (its exact derivative cancels)."""
     import pytensor.tensor as pt
     from pytensor.gradient import disconnected_grad
-    from lasagne_lstm.training import _take_targets
+    from lasagne_lstm.training.steps import _take_targets
     shift = disconnected_grad(pt.max(logits, axis=1, keepdims=True))
     log_norm = pt.log(pt.exp(logits - shift).sum(axis=1)) + shift[:, 0]
     return log_norm - _take_targets(logits, targets)
@@ -59,7 +59,7 @@ def measure(backend, compare, mode, n_batches, passes):
     """Both variants on one backend, in this process."""
     import pytensor
     import lasagne_lstm.training as training
-    from lasagne_lstm.models import build_model
+    from lasagne_lstm.training.models import build_model
     pytensor.config.floatX = "float32"
     spec = lt.base_spec(lt.parse_args([]))
     spec["batches"] = n_batches

@@ -11,7 +11,7 @@ import time
 
 
 class LogCollector:
-    """A file-like ``log`` for :class:`lasagne_lstm.engine.Run` that keeps every
+    """A file-like ``log`` for :class:`lasagne_lstm.training.engine.Run` that keeps every
     JSON record in memory (``records``)."""
 
     def __init__(self):

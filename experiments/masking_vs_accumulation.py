@@ -153,8 +153,8 @@ def base_config(args):
 def verify(args):
     """One masked update vs one accumulation cycle on one batch (float64)."""
     import numpy as np
-    from lasagne_lstm.engine import Run
-    from lasagne_lstm.models import build_model
+    from lasagne_lstm.training.engine import Run
+    from lasagne_lstm.training.models import build_model
     from lasagne_lstm.training import StepFunctions
 
     config = dict(base_config(args), float_type="float64", bucketing="none")
@@ -230,7 +230,7 @@ def verify(args):
 # -- step 2: one configuration (in its own process) ------------------------------
 def train_config(args, name):
     import numpy as np
-    from lasagne_lstm.engine import Run
+    from lasagne_lstm.training.engine import Run
 
     config = dict(base_config(args), **CONFIGS[name])
     log = common.LogCollector()

@@ -74,7 +74,7 @@ def parse_args(argv=None):
 
 def run_stream(stream_fns, ids, batch, steps, train, progress=None):
     """One pass over a stream; returns (mean loss per token, tokens, seconds)."""
-    from lasagne_lstm.data import stream_batches
+    from lasagne_lstm.training.data import stream_batches
     states = stream_fns.initial_states(batch)
     total = count = 0.0
     start = time.perf_counter()
@@ -100,9 +100,9 @@ def main(argv=None):
     from tqdm import tqdm
 
     from lasagne_lstm import backends
-    from lasagne_lstm.data import Vocabulary, lm_stream, load_corpus, stream_num_windows
-    from lasagne_lstm.engine import LearningRateSchedule
-    from lasagne_lstm.models import LanguageModel
+    from lasagne_lstm.training.data import Vocabulary, lm_stream, load_corpus, stream_num_windows
+    from lasagne_lstm.training.engine import LearningRateSchedule
+    from lasagne_lstm.training.models import LanguageModel
     from lasagne_lstm.random import set_rng
     from lasagne_lstm.training import StreamStepFunctions
 

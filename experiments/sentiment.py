@@ -121,7 +121,7 @@ def base_config(args, seed):
 
 
 def train_one(args, seed, name):
-    from lasagne_lstm.engine import Run
+    from lasagne_lstm.training.engine import Run
     config = dict(base_config(args, seed), **CONFIGS[name])
     log = common.LogCollector()
     run = Run(config, log=log, progress=not args.no_progress)

@@ -86,7 +86,7 @@ def default_padding(backend):
 
     Dynamic-shape backends pad each batch to its longest row. A static-shape
     backend compiles one function per width, so widths come from the ladder
-    4, 8, 12, 16, 24, 32, 44, 60, 80, ... (see :mod:`lasagne_lstm.batching`):
+    4, 8, 12, 16, 24, 32, 44, 60, 80, ... (see :mod:`lasagne_lstm.training.batching`):
     on the main job's Shakespeare data that is 8 widths and 15% padding, where
     plain multiples of 8 give 8 widths and 24% (``lasagne-lstm data stats
     shakespeare --max-sequences 20000 --max-len 60 --batch-size 32

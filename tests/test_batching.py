@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from lasagne_lstm.batching import BucketIterator, default_boundaries, padded_width
-from lasagne_lstm.data import stream_batches, stream_num_windows
+from lasagne_lstm.training.batching import BucketIterator, default_boundaries, padded_width
+from lasagne_lstm.training.data import stream_batches, stream_num_windows
 
 PAD = 0
 MASK = "float64"

@@ -1,11 +1,11 @@
-"""``lasagne-lstm data`` through ``lasagne_lstm.cli.main``: output, and every
+"""``lasagne-lstm data`` through ``lasagne_lstm.training.cli.main``: output, and every
 bad input as one line on stderr with exit status 2 (never a traceback)."""
 import json
 
 import pytest
 
-from lasagne_lstm.cli import main
-from lasagne_lstm.data import corpora, load_corpus
+from lasagne_lstm.training.cli import main
+from lasagne_lstm.training.data import corpora, load_corpus
 
 
 @pytest.fixture(autouse=True)

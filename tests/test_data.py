@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from lasagne_lstm import data
-from lasagne_lstm.data import corpora
+from lasagne_lstm.training import data
+from lasagne_lstm.training.data import corpora
 
 
 @pytest.fixture(autouse=True)

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from lasagne_lstm import checkpoint
-from lasagne_lstm.cli import main
-from lasagne_lstm.engine import LearningRateSchedule, Run, TrainingDiverged
-from lasagne_lstm.generation import sample
+from lasagne_lstm.training import checkpoint
+from lasagne_lstm.training.cli import main
+from lasagne_lstm.training.engine import LearningRateSchedule, Run, TrainingDiverged
+from lasagne_lstm.training.generation import sample
 
 SUBJECTS = ["the cat", "a dog", "my bird", "the old man", "her child"]
 VERBS = ["sees", "likes", "wants", "finds"]

@@ -3,7 +3,7 @@ variants (no compilation needed)."""
 import pytest
 
 from lasagne_lstm.layers import DropoutLayer, GRULayer, LSTMLayer, get_all_layers
-from lasagne_lstm.models import LanguageModel, SequenceClassifier, build_model
+from lasagne_lstm.training.models import LanguageModel, SequenceClassifier, build_model
 
 LM = dict(task="lm", vocab_size=20, embedding=6, hidden=6, layers=2, cell="lstm",
           grad_clipping=5.0)

@@ -3,8 +3,8 @@ whole stream at once; training on a stream learns."""
 import numpy as np
 
 import lasagne_lstm.random as lrandom
-from lasagne_lstm.data import stream_batches
-from lasagne_lstm.models import LanguageModel
+from lasagne_lstm.training.data import stream_batches
+from lasagne_lstm.training.models import LanguageModel
 from lasagne_lstm.training import StepFunctions, StreamStepFunctions
 
 BACKEND = "fast_compile"

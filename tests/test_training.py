@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import lasagne_lstm.random as lrandom
-from lasagne_lstm.batching import Batch
-from lasagne_lstm.models import LanguageModel, SequenceClassifier
+from lasagne_lstm.training.batching import Batch
+from lasagne_lstm.training.models import LanguageModel, SequenceClassifier
 from lasagne_lstm.training import StepFunctions
 
 BACKEND = "fast_compile"

@@ -4,8 +4,8 @@ import contextlib
 import json
 import sys
 
-from . import backends
-from .cli import UserError
+from ... import backends
+from .errors import UserError
 
 # Imported lazily inside the commands: PyTensor's import is slow, and
 # ``--help`` should answer at once.
@@ -60,8 +60,8 @@ _probability = _number(float, 0, below=1)
 
 
 def add_parsers(subparsers):
-    from .engine import DEFAULTS, SCHEDULES
-    from .training import OPTIMIZERS, WEIGHTINGS
+    from ..engine import DEFAULTS, SCHEDULES
+    from ..steps import OPTIMIZERS, WEIGHTINGS
     d = DEFAULTS
     p = subparsers.add_parser(
         "train", help="train a model (masked or gradient accumulation)",
@@ -218,7 +218,7 @@ def _open_log(path):
 
 def _user_errors(fn):
     """Turn the errors a user can cause into one-line UserErrors."""
-    from .checkpoint import CheckpointError
+    from ..checkpoint import CheckpointError
 
     def wrapper(args):
         try:
@@ -233,7 +233,7 @@ def run_train(args):
 
 
 def _train(args):
-    from .engine import Run, TrainingDiverged
+    from ..engine import Run, TrainingDiverged
     config = {key: value for key, value in vars(args).items()
               if key not in ("func", "command", "checkpoint", "resume", "log", "quiet")}
     if args.resume:
@@ -276,7 +276,7 @@ def _fmt(value, fmt="%.2f"):
 
 
 def _load_run(checkpoint_path, corpus=None, backend=None):
-    from .engine import Run
+    from ..engine import Run
     overrides = {k: v for k, v in (("corpus", corpus), ("backend", backend))
                  if v is not None}
     return Run(overrides, resume=checkpoint_path, progress=False)
@@ -306,7 +306,7 @@ def run_generate(args):
 
 
 def _generate(args):
-    from .generation import sample
+    from ..generation import sample
     text = sample(args.checkpoint, prime=args.prime, length=args.length,
                   temperature=args.temperature, seed=args.seed, backend=args.backend)
     print(text)

@@ -11,8 +11,8 @@ from collections import OrderedDict
 
 import pytensor.tensor as pt
 
-from . import init
-from .layers import (ConcatLayer, DenseLayer, DropoutLayer, EmbeddingLayer,
+from .. import init
+from ..layers import (ConcatLayer, DenseLayer, DropoutLayer, EmbeddingLayer,
                      Gate, GRULayer, InputLayer, LSTMLayer, ReshapeLayer,
                      get_all_layers, get_all_params)
 

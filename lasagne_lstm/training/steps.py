@@ -27,9 +27,9 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace
 
-from . import backends, updates
-from .layers import get_all_params, get_output
-from .utils import floatX
+from .. import backends, updates
+from ..layers import get_all_params, get_output
+from ..utils import floatX
 
 OPTIMIZERS = OrderedDict([
     ("sgd", updates.sgd),
@@ -218,7 +218,7 @@ class StepFunctions:
 
     Parameters
     ----------
-    model : a model from :mod:`lasagne_lstm.models`
+    model : a model from :mod:`lasagne_lstm.training.models`
         Built with a mask (its variant without one is made when needed).
     mode : {'masked', 'accumulate'}
         Which training functions to provide.
@@ -426,7 +426,7 @@ class StreamStepFunctions:
 
     Parameters
     ----------
-    model : a stateful :class:`~lasagne_lstm.models.LanguageModel`
+    model : a stateful :class:`~lasagne_lstm.training.models.LanguageModel`
     optimizer, learning_rate, max_grad_norm, backend
         As for :class:`StepFunctions`.
     """

@@ -2,7 +2,7 @@
 import json
 import time
 
-from .cli import UserError
+from .errors import UserError
 
 STRATEGIES = ("none", "pool", "boundaries", "tokens")
 
@@ -123,7 +123,7 @@ def check_batching_arguments(args):
 
 def load_corpus_from_args(args):
     """``load_corpus`` with the shared options; bad input becomes UserError."""
-    from .data import DataError, load_corpus
+    from ..data import DataError, load_corpus
     try:
         return load_corpus(args.corpus, task=args.task, level=args.level,
                            lowercase=args.lowercase, seed=args.seed,
@@ -135,7 +135,7 @@ def load_corpus_from_args(args):
 
 def make_iterator(args, sequences, labels, vocab, task, mask_dtype=None):
     """A BucketIterator from the shared batching options."""
-    from .batching import BucketIterator
+    from ..batching import BucketIterator
     try:
         return BucketIterator(sequences, labels=labels, batch_size=args.batch_size,
                               strategy=args.bucketing, task=task, max_len=args.max_len,
@@ -162,11 +162,11 @@ def cmd_stats(args):
     seqs, labels = corpus.split(args.split)
     if not seqs:
         raise UserError("the %s split of %s is empty" % (args.split, corpus.name))
-    from .data import task_sequences
+    from ..data import task_sequences
     encoded = task_sequences(vocab, seqs, corpus.task)
     load_seconds = time.perf_counter() - start
 
-    from .batching import floatx
+    from ..batching import floatx
     mask_dtype = floatx()
     it = make_iterator(args, encoded, labels, vocab, corpus.task, mask_dtype)
     stats = it.stats(args.epoch)
@@ -208,7 +208,7 @@ def cmd_stats(args):
 
 
 def cmd_list(args):
-    from .data import CORPORA, cache_dir, corpus_dir, is_fetched
+    from ..data import CORPORA, cache_dir, corpus_dir, is_fetched
     rows = []
     for name, spec in CORPORA.items():
         rows.append({"name": name, "fetched": is_fetched(name), "path": corpus_dir(name),
@@ -228,7 +228,7 @@ def cmd_list(args):
 
 
 def cmd_fetch(args):
-    from .data import CORPORA, DataError, fetch, is_fetched, prepare
+    from ..data import CORPORA, DataError, fetch, is_fetched, prepare
     names = list(CORPORA) if args.name == "all" else [args.name]
     for name in names:
         if name not in CORPORA:

@@ -8,9 +8,7 @@ reported as one line on stderr with exit status 2, never as a traceback.
 import argparse
 import sys
 
-
-class UserError(Exception):
-    """A problem with the user's input, reported as one line without a traceback."""
+from .errors import UserError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,7 +26,7 @@ def build_parser():
                     "gradient accumulation.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    from . import cli_data, cli_train
+    from . import data as cli_data, train as cli_train
     cli_data.add_parser(subparsers)
     cli_train.add_parsers(subparsers)
     return parser

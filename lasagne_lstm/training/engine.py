@@ -15,12 +15,13 @@ import time
 import numpy as np
 import pytensor
 
-from . import backends, checkpoint
+from .. import backends
+from . import checkpoint
 from .batching import BucketIterator
 from .data import Vocabulary, load_corpus, task_sequences
 from .models import build_model
-from .random import get_rng, set_rng
-from .training import StepFunctions
+from ..random import get_rng, set_rng
+from .steps import StepFunctions
 
 #: Every setting of a run and its default. The defaults train a word-level
 #: Shakespeare language model in a few minutes on two CPU cores.

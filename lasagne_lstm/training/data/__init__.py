@@ -1,6 +1,6 @@
 """Text data: offline tokenization, vocabulary, corpora, stream mode.
 
-The bucketing / mask generator is :mod:`lasagne_lstm.batching`.
+The bucketing / mask generator is :mod:`lasagne_lstm.training.batching`.
 """
 from .textio import DataError, find_text_files, read_text
 from .tokenize import (LEVELS, char_tokenize, detokenize, normalize_space,

@@ -2,11 +2,12 @@
 import numpy as np
 import pytensor
 
-from . import backends, checkpoint
+from .. import backends
+from . import checkpoint
 from .data import Vocabulary, tokenize
-from .layers import get_output
+from ..layers import get_output
 from .models import build_model
-from .training import ShapeCompiledFunction, symbolic_inputs
+from .steps import ShapeCompiledFunction, symbolic_inputs
 
 #: Tokens of context fed back to the model for each sampled token. The
 #: context is padded to this fixed length (and masked), so one compiled
