@@ -24,6 +24,24 @@ BACKENDS = ("numba", "c", "jax", "fast_compile")
 DEFAULT_BACKEND = "jax"
 #: Backends whose compiled functions need every input shape fixed.
 STATIC_SHAPE_BACKENDS = ("jax",)
+#: Environment variable that replaces the default backend for a process.
+BACKEND_VARIABLE = "LASAGNE_LSTM_BACKEND"
+
+
+def default_backend():
+    """The backend used when none is named: ``$LASAGNE_LSTM_BACKEND`` if set,
+    else :data:`DEFAULT_BACKEND`.
+
+    Raises
+    ------
+    ValueError
+        If the variable names no backend.
+    """
+    name = os.environ.get(BACKEND_VARIABLE) or DEFAULT_BACKEND
+    if name not in BACKENDS:
+        raise ValueError("%s=%s is not a backend: expected one of %s"
+                         % (BACKEND_VARIABLE, name, ", ".join(BACKENDS)))
+    return name
 
 
 def cache_dir():
@@ -86,7 +104,7 @@ def default_padding(backend):
 
     Dynamic-shape backends pad each batch to its longest row. A static-shape
     backend compiles one function per width, so widths come from the ladder
-    4, 8, 12, 16, 24, 32, 44, 60, 80, ... (see :mod:`lasagne_lstm.training.batching`):
+    4, 8, 12, 16, 24, 32, 44, 60, 80, ... (see :func:`lasagne_lstm.utils.ladder_width`):
     on the main job's Shakespeare data that is 8 widths and 15% padding, where
     plain multiples of 8 give 8 widths and 24% (``lasagne-lstm data stats
     shakespeare --max-sequences 20000 --max-len 60 --batch-size 32

@@ -1,4 +1,5 @@
 """Helpers shared by layers, initializers and update rules (``lasagne.utils``)."""
+import math
 import numbers
 
 import numpy as np
@@ -258,3 +259,58 @@ def unroll_scan(fn, sequences, outputs_info, non_sequences, n_steps,
         output.append(out_)
         prev_vals = output[-1]
     return [pt.stack(out) for out in zip(*output)]
+
+
+def ladder_width(length, multiple=1, growth=1.0):
+    """The padded width of a row of ``length`` steps: the smallest rung of
+    the ladder ``multiple, ...`` that holds it, each rung the previous one
+    times ``growth`` rounded up to a multiple of ``multiple`` (and at least
+    one multiple more). ``growth=1`` allows every multiple; multiple 4 and
+    growth 1.3 give 4, 8, 12, 16, 24, 32, 44, 60, 80, ...
+
+    A static-shape backend (JAX) compiles one function per input shape: a
+    ladder keeps the number of widths small and the padding low.
+    """
+    if length <= 0:
+        return 0
+    if growth <= 1.0:
+        return int(math.ceil(length / multiple) * multiple)
+    width = multiple
+    while width < length:
+        # rounded first, so that an exact product is not pushed up a multiple
+        grown = int(math.ceil(round(width * growth / multiple, 9))) * multiple
+        width = max(width + multiple, grown)
+    return width
+
+
+def pad_to_ladder(*arrays, multiple=4, growth=1.3, axis=1, value=0):
+    """Pad the time axis of a padded batch to the next rung of the width
+    ladder (:func:`ladder_width`), every array alike.
+
+    Give the batch's arrays together, e.g. ``X, mask, y = pad_to_ladder(X,
+    mask, y)``: each array with at least ``axis + 1`` dimensions is padded
+    with ``value`` (0: a zero mask marks the new steps as padding, so a
+    masked loss is unchanged); others (a classifier's (batch,) labels) are
+    returned as they are. A variable-length script then compiles only a
+    handful of shapes on a static-shape backend
+    (:func:`lasagne_lstm.theano.function`).
+
+    Returns
+    -------
+    list of arrays (a single array when one is given)
+    """
+    widths = {np.shape(a)[axis] for a in arrays if np.ndim(a) > axis}
+    if len(widths) > 1:
+        raise ValueError("pad_to_ladder: the arrays' axis %d sizes differ: %s"
+                         % (axis, sorted(widths)))
+    out = []
+    for a in arrays:
+        a = np.asarray(a)
+        if a.ndim <= axis:
+            out.append(a)
+            continue
+        extra = ladder_width(a.shape[axis], multiple, growth) - a.shape[axis]
+        pad = [(0, 0)] * a.ndim
+        pad[axis] = (0, extra)
+        out.append(np.pad(a, pad, constant_values=value) if extra else a)
+    return out[0] if len(out) == 1 else out

@@ -45,6 +45,8 @@ import math
 
 import numpy as np
 
+from ..utils import ladder_width
+
 __all__ = ["Batch", "BucketIterator", "default_boundaries", "padded_width", "STRATEGIES",
            "OVERFLOW", "floatx"]
 
@@ -59,19 +61,9 @@ def floatx():
     return pytensor.config.floatX
 
 
-def padded_width(length, multiple=1, growth=1.0):
-    """The width a row of ``length`` steps is padded to: the smallest rung at
-    least ``length`` of the ladder described in the module docstring."""
-    if length <= 0:
-        return 0
-    if growth <= 1.0:
-        return int(math.ceil(length / multiple) * multiple)
-    width = multiple
-    while width < length:
-        # rounded first, so that an exact product is not pushed up a multiple
-        grown = int(math.ceil(round(width * growth / multiple, 9))) * multiple
-        width = max(width + multiple, grown)
-    return width
+#: The width a row of ``length`` steps is padded to (the ladder described
+#: in the module docstring).
+padded_width = ladder_width
 
 
 def default_boundaries(longest, growth=1.15):

@@ -7,7 +7,8 @@ from . import checkpoint
 from .data import Vocabulary, tokenize
 from ..layers import get_output
 from .models import build_model
-from .steps import ShapeCompiledFunction, symbolic_inputs
+from ..theano import function
+from .steps import symbolic_inputs
 
 #: Tokens of context fed back to the model for each sampled token. The
 #: context is padded to this fixed length (and masked), so one compiled
@@ -42,14 +43,10 @@ def sample(path, prime="", length=50, temperature=1.0, seed=0, backend=None):
         raise checkpoint.CheckpointError("%s is a classifier; generate needs a "
                                          "language model" % path)
 
-    def build(shapes):
-        X, M, _ = symbolic_inputs("lm", True, shapes and list(shapes) + [(None, None)])
-        logits = get_output(model.l_out, {model.l_in: X, model.l_mask: M},
-                            deterministic=True)
-        return [X, M], logits, None, "next_token_logits"
-
-    all_logits = ShapeCompiledFunction(
-        backend or config.get("backend", backends.DEFAULT_BACKEND), build)
+    X, M, _ = symbolic_inputs("lm", True)
+    logits = get_output(model.l_out, {model.l_in: X, model.l_mask: M}, deterministic=True)
+    all_logits = function([X, M], logits, name="next_token_logits", lazy=True,
+                          backend=backend or config.get("backend", backends.DEFAULT_BACKEND))
     rng = np.random.RandomState(seed)
     tokens = tokenize(prime, level=config["level"],
                       lowercase=config.get("lowercase", False)) if prime else []

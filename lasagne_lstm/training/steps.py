@@ -1,5 +1,8 @@
-"""Compiled step functions: masked minibatch training and N-step gradient
-accumulation, with evaluation functions that never update.
+"""Compiled step functions of the built-in models
+(:mod:`lasagne_lstm.training.models`), on the step core
+(:mod:`lasagne_lstm.training.core`): masked minibatch training, N-step
+gradient accumulation and stream training, with evaluation functions that
+never update.
 
 Both training modes minimise the same objective. For a window (batch) of
 sequences with per-token losses ``l_{i,t}`` and real-token counts ``n_i``:
@@ -7,45 +10,24 @@ sequences with per-token losses ``l_{i,t}`` and real-token counts ``n_i``:
 * token weighting (default): ``L = Σ_i Σ_t l_{i,t} / Σ_i n_i``;
 * sequence weighting: ``L = (1/B) Σ_i (Σ_t l_{i,t}) / n_i``.
 
-**Masked mode** compiles one function ``train(X, mask, y)`` doing forward,
-backward and the update on a padded batch.
-
-**Accumulation mode** compiles ``compute_grad(x[, mask], y, scale)``, which adds
-the gradient of ``Σ_i scale_i Σ_t l_{i,t}`` over one sequence or micro-batch
-into accumulator shared variables (nothing is returned to Python), and
-``apply_mean_grad()``, which hands the accumulated gradient to the update rule
-(through its gradient-list form) and zeros the accumulators. The scale is
-applied *before* differentiation, so per-step ``grad_clipping`` sees exactly
-the values it sees in masked mode, and one accumulation cycle over a batch
-equals one masked step on it.
+Accumulation mode adds the gradient of ``Σ_i scale_i Σ_t l_{i,t}`` over one
+sequence or micro-batch into on-device accumulators, with each row's scale
+known before differentiation (``1 / Σ_i n_i`` over the whole window for token
+weighting), so per-step ``grad_clipping`` sees exactly the values it sees in
+masked mode, and one accumulation cycle over a batch equals one masked step
+on it.
 """
-import time
-from collections import OrderedDict
-
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.graph.replace import graph_replace
 
-from .. import backends, updates
+from .. import backends
 from ..layers import get_all_params, get_output
+from ..theano import function
 from ..utils import floatX
+from .core import (DEFAULT_LEARNING_RATES, OPTIMIZERS, GradientAccumulator,  # noqa: F401
+                   UpdateRule, masked_step)
 
-OPTIMIZERS = OrderedDict([
-    ("sgd", updates.sgd),
-    ("momentum", updates.momentum),
-    ("nesterov_momentum", updates.nesterov_momentum),
-    ("adagrad", updates.adagrad),
-    ("rmsprop", updates.rmsprop),
-    ("adadelta", updates.adadelta),
-    ("adam", updates.adam),
-    ("adamax", updates.adamax),
-    ("amsgrad", updates.amsgrad),
-])
-#: Each rule's default learning rate (Lasagne's, where it has one).
-DEFAULT_LEARNING_RATES = {"sgd": 1.0, "momentum": 0.1, "nesterov_momentum": 0.1,
-                          "adagrad": 1.0, "rmsprop": 1e-3, "adadelta": 1.0,
-                          "adam": 1e-3, "adamax": 2e-3, "amsgrad": 1e-3}
 WEIGHTINGS = ("tokens", "sequences")
 MODES = ("masked", "accumulate")
 
@@ -108,113 +90,21 @@ class LossTerms:
                          % (weighting, ", ".join(WEIGHTINGS)))
 
 
-def symbolic_inputs(task, masked, shapes=None):
-    """Symbolic (X, mask, y): dynamic shapes, or the static ``shapes`` given
-    (one per variable, mask left out when not ``masked``)."""
+def symbolic_inputs(task, masked):
+    """Symbolic (X, mask, y) of dynamic shape; mask is None when not ``masked``."""
     floatx = pytensor.config.floatX
-    dtypes = ["int32", floatx, "int32"] if masked else ["int32", "int32"]
-    ndims = [2, 2, 2 if task == "lm" else 1] if masked else [2, 2 if task == "lm" else 1]
-    names = ["X", "mask", "y"] if masked else ["X", "y"]
-    if shapes is None:
-        shapes = [(None,) * n for n in ndims]
-    variables = [pt.tensor(dtype=d, shape=tuple(s), name=n)
-                 for d, s, n in zip(dtypes, shapes, names)]
-    if not masked:
-        variables.insert(1, None)
-    return variables
-
-
-class UpdateRule:
-    """An optimizer's updates of the trainable parameters, built once on
-    symbolic gradients: stand-ins that each compiled function replaces by its
-    real gradients (:meth:`with_gradients`), or accumulators. Its state
-    variables (moments, step count) so exist before any function is compiled
-    and are shared by every function (one per input shape on JAX).
-
-    Attributes
-    ----------
-    learning_rate : shared scalar (schedules change it without recompiling)
-    updates : OrderedDict of the rule's updates, on ``gradients``
-    state : the rule's own shared variables, in its deterministic order
-        (saved in checkpoints)
-    """
-
-    def __init__(self, params, gradients, optimizer, learning_rate=None,
-                 max_grad_norm=None):
-        if optimizer not in OPTIMIZERS:
-            raise ValueError("unknown optimizer %r: expected one of %s"
-                             % (optimizer, ", ".join(OPTIMIZERS)))
-        if learning_rate is None:
-            learning_rate = DEFAULT_LEARNING_RATES[optimizer]
-        self.learning_rate = pytensor.shared(floatX(learning_rate), name="learning_rate")
-        self.gradients = list(gradients)
-        grads = self.gradients
-        if max_grad_norm:
-            grads = updates.total_norm_constraint(grads, max_grad_norm)
-        self.updates = OPTIMIZERS[optimizer](grads, params, self.learning_rate)
-        params = set(params)
-        self.state = [v for v in self.updates if v not in params]
-
-    @classmethod
-    def on_standins(cls, params, *args, **kwargs):
-        """The rule on one symbolic stand-in per parameter."""
-        return cls(params, [p.type() for p in params], *args, **kwargs)
-
-    def with_gradients(self, grads):
-        """The updates with ``grads`` in place of the stand-ins."""
-        new_values = graph_replace(list(self.updates.values()),
-                                   dict(zip(self.gradients, grads)))
-        return OrderedDict(zip(self.updates.keys(), new_values))
-
-
-class ShapeCompiledFunction:
-    """Compiles a graph on first use: once for dynamic-shape backends, once per
-    input shape for static-shape ones (JAX), where ``build(shapes)`` makes the
-    graph anew from static-shape inputs so every shape is known while the
-    graph is built.
-
-    ``build(shapes)`` returns ``(inputs, outputs, updates, name)``; ``shapes``
-    is None for a dynamic-shape graph.
-    """
-
-    def __init__(self, backend, build):
-        self.backend = backend
-        self.mode = backends.get_mode(backend)
-        self.build = build
-        self.functions = {}
-        self.compile_seconds = 0.0  # building, compiling and first calls
-        self._graph = None
-        if not backends.needs_static_shapes(backend):
-            # Build the one graph now: its random streams (dropout) then
-            # exist from the start, so a checkpoint can restore their states
-            # before the first call.
-            self._graph = build(None)
-
-    def __call__(self, *args):
-        key = (tuple(np.shape(a) for a in args)
-               if backends.needs_static_shapes(self.backend) else None)
-        fn = self.functions.get(key)
-        if fn is not None:
-            return fn(*args)
-        start = time.perf_counter()
-        inputs, outputs, upd, name = self._graph if key is None else self.build(key)
-        fn = self.functions[key] = pytensor.function(
-            inputs, outputs, updates=upd, mode=self.mode, name=name)
-        # JAX (and Numba) compile on the first call: count it as compiling.
-        result = fn(*args)
-        self.compile_seconds += time.perf_counter() - start
-        return result
-
-    @property
-    def compiled(self):
-        return len(self.functions)
+    X = pt.imatrix("X")
+    mask = pt.matrix("mask", dtype=floatx) if masked else None
+    y = pt.imatrix("y") if task == "lm" else pt.ivector("y")
+    return [X, mask, y]
 
 
 class StepFunctions:
     """Training and evaluation functions for one model.
 
-    The update expressions (and so the optimizer's state variables) are built
-    at construction; functions are compiled on first use.
+    The graphs, the update expressions (and so the optimizer's state
+    variables) are built at construction; functions are compiled on first
+    use (once per input shape on static-shape backends).
 
     Parameters
     ----------
@@ -253,99 +143,70 @@ class StepFunctions:
         self.backend = backend
         self.weighting = weighting
         self.params = get_all_params(model.l_out, trainable=True)
-        self._functions = {}
+        rule = UpdateRule(optimizer, learning_rate, max_grad_norm)
+        self._evaluate = None
         if mode == "masked":
-            self.rule = UpdateRule.on_standins(self.params, optimizer, learning_rate,
-                                               max_grad_norm)
-            self._function("train", self._train_graph)
+            inputs, terms = self._terms(True)
+            loss = (terms.row_weights(weighting) * terms.row_loss).sum()
+            self._train = masked_step(inputs, loss, self.params, rule,
+                                      outputs=[terms.loss_sum, terms.n_targets],
+                                      backend=backend, name="train", lazy=True)
+            self._steps = [self._train]
         else:
-            self._build_accumulators()
-            # the accumulated gradient is the rule's gradient
-            self.rule = UpdateRule(self.params, self.accumulators, optimizer,
-                                   learning_rate, max_grad_norm)
-            for masked in (False, True):
-                self._compute_grad_function(masked)
-        self.learning_rate = self.rule.learning_rate
-        self.optimizer_state = self.rule.state
+            self.accumulator = GradientAccumulator(self.params, rule, backend=backend)
+            self.accumulators = self.accumulator.accumulators
+            # one compute-grad function per input kind: padded and masked,
+            # or (dynamic-shape backends) single sequences without a mask
+            self._compute_grad = {}
+            for masked in (True, False):
+                if masked or not backends.needs_static_shapes(backend):
+                    inputs, terms = self._terms(masked)
+                    self._compute_grad[masked] = self.accumulator.compute_grad_function(
+                        inputs, terms.row_loss, sums=[terms.loss_sum, terms.n_targets],
+                        lazy=True)
+            self.accumulated_loss, self.accumulated_targets = self.accumulator.sums
+            self._steps = [self.accumulator]
+        self.learning_rate = rule.learning_rate
+        self.optimizer_state = rule.state
 
-    def _function(self, key, build):
-        if key not in self._functions:
-            self._functions[key] = ShapeCompiledFunction(self.backend, build)
-        return self._functions[key]
-
-    def _terms(self, masked, shapes, deterministic=False):
-        X, mask, y = symbolic_inputs(self.task, masked, shapes)
+    def _terms(self, masked, deterministic=False):
+        X, mask, y = symbolic_inputs(self.task, masked)
         terms = LossTerms(self.model.variant(masked=masked), X, mask, y, deterministic)
         inputs = [X, mask, y] if masked else [X, y]
         return inputs, terms
 
     # -- masked mode ---------------------------------------------------------
-    def _train_graph(self, shapes):
-        inputs, terms = self._terms(True, shapes)
-        loss = (terms.row_weights(self.weighting) * terms.row_loss).sum()
-        upd = self.rule.with_gradients(pytensor.grad(loss, self.params))
-        return inputs, [terms.loss_sum, terms.n_targets], upd, "train"
-
     def train(self, X, mask, y):
         """One masked update on a padded batch; returns (loss sum, targets)."""
         self._require("masked")
-        loss_sum, n = self._function("train", self._train_graph)(X, mask, y)
+        _, loss_sum, n = self._train(X, mask, y)
         return float(loss_sum), float(n)
 
     # -- accumulation mode ---------------------------------------------------
-    def _build_accumulators(self):
-        self.accumulators = [
-            pytensor.shared(np.zeros_like(p.get_value()), shape=p.type.shape,
-                            name="accumulated." + (p.name or "param"))
-            for p in self.params]
-        self.accumulated_loss = pytensor.shared(floatX(0.0), name="accumulated.loss")
-        self.accumulated_targets = pytensor.shared(floatX(0.0),
-                                                   name="accumulated.targets")
-
-    def _compute_grad_graph(self, masked, shapes):
-        if shapes is not None:
-            shapes, scale_shape = shapes[:-1], shapes[-1]
-        else:
-            scale_shape = (None,)
-        inputs, terms = self._terms(masked, shapes)
-        scale = pt.tensor(dtype=pytensor.config.floatX, shape=scale_shape, name="scale")
-        grads = pytensor.grad((scale * terms.row_loss).sum(), self.params)
-        upd = OrderedDict((acc, acc + g) for acc, g in zip(self.accumulators, grads))
-        upd[self.accumulated_loss] = self.accumulated_loss + terms.loss_sum
-        upd[self.accumulated_targets] = self.accumulated_targets + terms.n_targets
-        return inputs + [scale], [], upd, "compute_grad"
-
-    def _compute_grad_function(self, masked):
-        return self._function(("compute_grad", masked),
-                              lambda shapes: self._compute_grad_graph(masked, shapes))
-
     def compute_grad(self, X, mask, y, scale):
         """Add ``scale``-weighted gradients of one micro-batch into the
         accumulators.
 
         ``mask`` is None for single unpadded sequences (the graph then has no
-        mask at all); ``scale`` holds one weight per row. Returns nothing: the
-        gradients stay in the accumulators.
+        mask at all; not on static-shape backends); ``scale`` holds one
+        weight per row. Returns nothing: the gradients stay in the
+        accumulators.
         """
         self._require("accumulate")
-        masked = mask is not None
-        fn = self._compute_grad_function(masked)
-        fn(*((X, mask, y, scale) if masked else (X, y, scale)))
-
-    def _apply_graph(self, shapes):
-        upd = OrderedDict(self.rule.updates)
-        for acc in self.accumulators + [self.accumulated_loss,
-                                        self.accumulated_targets]:
-            upd[acc] = pt.zeros_like(acc)
-        return [], [self.accumulated_loss, self.accumulated_targets], upd, \
-            "apply_mean_grad"
+        if mask is None:
+            if False not in self._compute_grad:
+                raise ValueError("the %s backend takes padded, masked micro-batches "
+                                 "only" % self.backend)
+            self._compute_grad[False](X, y, scale)
+        else:
+            self._compute_grad[True](X, mask, y, scale)
 
     def apply_mean_grad(self):
         """Apply the accumulated (already averaged) gradient with the update
         rule and zero the accumulators; returns (loss sum, targets) of the
         window."""
         self._require("accumulate")
-        loss_sum, n = self._function("apply_mean_grad", self._apply_graph)()
+        _, loss_sum, n = self.accumulator.apply_mean_grad()
         return float(loss_sum), float(n)
 
     def accumulate_batch(self, batch, micro_batch=1):
@@ -391,25 +252,35 @@ class StepFunctions:
                                "not %s mode" % (self.mode, mode))
 
     # -- evaluation ----------------------------------------------------------
-    def _evaluate_graph(self, shapes):
-        inputs, terms = self._terms(True, shapes, deterministic=True)
-        return inputs, [terms.loss_sum, terms.n_targets, terms.correct], None, "evaluate"
-
     def evaluate(self, X, mask, y):
         """Loss sum, number of targets and number correct on a padded batch,
         with dropout off; never updates anything."""
-        loss_sum, n, correct = self._function("evaluate", self._evaluate_graph)(X, mask, y)
+        if self._evaluate is None:
+            inputs, terms = self._terms(True, deterministic=True)
+            self._evaluate = function(inputs, [terms.loss_sum, terms.n_targets,
+                                               terms.correct],
+                                      backend=self.backend, name="evaluate", lazy=True)
+        loss_sum, n, correct = self._evaluate(X, mask, y)
         return float(loss_sum), float(n), float(correct)
+
+    def _functions(self):
+        found = [f.function for f in self._steps if hasattr(f, "function")]
+        for step in self._steps:
+            if isinstance(step, GradientAccumulator):
+                found.extend(step.functions)
+        if self._evaluate is not None:
+            found.append(self._evaluate)
+        return found
 
     @property
     def compiled_functions(self):
         """How many functions have been compiled so far (one per shape on JAX)."""
-        return sum(f.compiled for f in self._functions.values())
+        return sum(f.compiled for f in self._functions())
 
     @property
     def compile_seconds(self):
         """Seconds spent compiling so far (each function's first call included)."""
-        return sum(f.compile_seconds for f in self._functions.values())
+        return sum(f.compile_seconds for f in self._functions())
 
 
 class StreamStepFunctions:
@@ -418,7 +289,8 @@ class StreamStepFunctions:
 
     The model must be a stateful language model (``config['stateful']``):
     each window ``(X, y)`` of shape (batch, num_steps) starts from the final
-    states of the previous window, passed in and returned as arrays; the
+    states of the previous window, passed in through the recurrent layers'
+    layer-valued ``hid_init``/``cell_init`` and returned as arrays; the
     gradient stops at the window's start. The objective follows Zaremba et
     al.: the summed token loss of the window divided by the batch size (the
     mean per-step loss times ``num_steps``), which is what their learning
@@ -439,35 +311,28 @@ class StreamStepFunctions:
         self.model = model
         self.backend = backend
         self.params = get_all_params(model.l_out, trainable=True)
-        self.rule = UpdateRule.on_standins(self.params, optimizer, learning_rate,
-                                           max_grad_norm)
-        self.learning_rate = self.rule.learning_rate
-        self.optimizer_state = self.rule.state
-        self._train = ShapeCompiledFunction(backend, self._train_graph)
-        self._evaluate = ShapeCompiledFunction(backend, self._evaluate_graph)
+        inputs, loss_sum, finals = self._graph(deterministic=False)
+        self._train = masked_step(inputs, loss_sum / inputs[0].shape[0], self.params,
+                                  optimizer, learning_rate, max_grad_norm,
+                                  outputs=[loss_sum] + finals, backend=backend,
+                                  name="stream_train", lazy=True)
+        self.learning_rate = self._train.learning_rate
+        self.optimizer_state = self._train.optimizer_state
+        inputs, loss_sum, finals = self._graph(deterministic=True)
+        self._evaluate = function(inputs, [loss_sum] + finals, backend=backend,
+                                  name="stream_evaluate", lazy=True)
 
-    def _graph(self, deterministic, shapes):
+    def _graph(self, deterministic):
         from .models import final_states
-        shapes = shapes or [(None, None)] * (2 + len(self.model.state_inputs))
-        X, _, y = symbolic_inputs("lm", False, shapes[:2])
-        states = [pt.tensor(dtype=pytensor.config.floatX, shape=shape, name=layer.name)
-                  for layer, shape in zip(self.model.state_inputs, shapes[2:])]
+        X, _, y = symbolic_inputs("lm", False)
+        states = [pt.matrix(dtype=pytensor.config.floatX, name=layer.name)
+                  for layer in self.model.state_inputs]
         inputs = {self.model.l_in: X}
         inputs.update(zip(self.model.state_inputs, states))
         outputs = get_output([self.model.l_out] + self.model.recurrent_layers, inputs,
                              deterministic=deterministic)
         loss_sum = target_nll(outputs[0], y.flatten()).sum()
         return [X, y] + states, loss_sum, final_states(self.model, outputs[1:])
-
-    def _train_graph(self, shapes):
-        inputs, loss_sum, finals = self._graph(False, shapes)
-        upd = self.rule.with_gradients(pytensor.grad(loss_sum / inputs[0].shape[0],
-                                                     self.params))
-        return inputs, [loss_sum] + finals, upd, "stream_train"
-
-    def _evaluate_graph(self, shapes):
-        inputs, loss_sum, finals = self._graph(True, shapes)
-        return inputs, [loss_sum] + finals, None, "stream_evaluate"
 
     def initial_states(self, batch_size):
         """Zero states for the first window."""
@@ -477,10 +342,18 @@ class StreamStepFunctions:
 
     def train(self, X, y, states):
         """One update on a window; returns (loss sum, tokens, final states)."""
-        loss_sum, *finals = self._train(X, y, *states)
+        _, loss_sum, *finals = self._train(X, y, *states)
         return float(loss_sum), float(np.size(y)), finals
 
     def evaluate(self, X, y, states):
         """Loss sum, tokens and final states of a window (dropout off, no update)."""
         loss_sum, *finals = self._evaluate(X, y, *states)
         return float(loss_sum), float(np.size(y)), finals
+
+    @property
+    def compiled_functions(self):
+        return self._train.compiled_functions + self._evaluate.compiled
+
+    @property
+    def compile_seconds(self):
+        return self._train.compile_seconds + self._evaluate.compile_seconds

@@ -1,0 +1,305 @@
+"""``theano.function`` on the project's backends.
+
+PyTensor compiles a graph once for all input shapes on its Numba and C
+backends. JAX (XLA) needs every shape known while the graph is converted:
+a Lasagne graph with dynamic shapes stops at its first ``reshape`` there
+(``NotImplementedError: JAX requires concrete values for the shape
+parameter``). :func:`function` hides the difference: on a static-shape
+backend it compiles one *specialisation* per signature of input shapes, each
+from the same graph with the inputs replaced by variables of static shape,
+so PyTensor folds every shape into a constant before JAX sees it.
+"""
+import sys
+import time
+from collections import OrderedDict
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.compile.io import In, Out
+from pytensor.graph.basic import Variable
+from pytensor.graph.replace import clone_replace
+from pytensor.graph.rewriting.basic import in2out, node_rewriter
+from pytensor.tensor.shape import Shape, Shape_i
+from pytensor.tensor.type import TensorType
+
+from .. import backends
+
+__all__ = ["function", "In", "Out", "BackendFunction"]
+
+#: Specialisations a function keeps before dropping the least recently used.
+MAX_SHAPES = 64
+#: Distinct input shapes after which a function warns that it keeps compiling.
+WARN_SHAPES = 16
+
+
+def function(inputs, outputs=None, mode=None, updates=None, givens=None,
+             no_default_updates=False, accept_inplace=False, name=None,
+             rebuild_strict=True, allow_input_downcast=None, profile=None,
+             on_unused_input=None, backend=None, max_shapes=MAX_SHAPES,
+             warn_shapes=WARN_SHAPES, lazy=False):
+    """Compile a graph into a callable, as ``theano.function`` does.
+
+    Parameters
+    ----------
+    inputs : list of variables or :class:`In`
+        The function's arguments, in call order.
+    outputs : variable, :class:`Out`, list of them, or None
+        What a call returns (a single value for a single output, a list for
+        a list).
+    mode : str or PyTensor ``Mode``, optional
+        A backend name of :mod:`lasagne_lstm.backends` (``'jax'``,
+        ``'numba'``, ``'c'``, ``'fast_compile'``), a PyTensor mode name
+        (``'FAST_RUN'``, ``'FAST_COMPILE'``, ``'JAX'``, ...) or a ``Mode``.
+        Default: ``backend``, else the project's default backend
+        (:func:`lasagne_lstm.backends.default_backend`).
+    updates : list of (shared, expression) pairs or dict
+        Values written into shared variables after each call.
+    givens : list of (variable, expression) pairs or dict
+        Substitutions made in the graph before compiling.
+    no_default_updates, accept_inplace, rebuild_strict, allow_input_downcast, profile, on_unused_input, name
+        As for ``theano.function`` (passed on to ``pytensor.function``).
+    backend : str, optional
+        A backend name, used when ``mode`` is not given.
+    max_shapes : int
+        On a static-shape backend, how many specialisations are kept (the
+        least recently used is dropped beyond that).
+    warn_shapes : int
+        On a static-shape backend, warn once (one line on stderr) when this
+        many distinct input shapes have been compiled, naming
+        :func:`lasagne_lstm.utils.pad_to_ladder`.
+    lazy : bool
+        Compile on the first call on dynamic-shape backends too (Theano
+        compiles at once, so graph errors surface at this call).
+
+    Returns
+    -------
+    BackendFunction
+        Called like the compiled Theano function (positional arguments or
+        keyword arguments by input name).
+    """
+    return BackendFunction(inputs, outputs, _resolve_mode(mode, backend),
+                           dict(updates=updates, givens=givens,
+                                no_default_updates=no_default_updates,
+                                accept_inplace=accept_inplace, name=name,
+                                rebuild_strict=rebuild_strict,
+                                allow_input_downcast=allow_input_downcast,
+                                profile=profile, on_unused_input=on_unused_input),
+                           max_shapes=max_shapes, warn_shapes=warn_shapes, lazy=lazy)
+
+
+def _resolve_mode(mode, backend):
+    """``(pytensor mode, needs static shapes)`` for the arguments of :func:`function`."""
+    if mode is None:
+        name = backend or backends.default_backend()
+        return backends.get_mode(name), backends.needs_static_shapes(name)
+    if isinstance(mode, str) and mode in backends.BACKENDS:
+        return backends.get_mode(mode), backends.needs_static_shapes(mode)
+    from pytensor.compile.mode import get_mode
+    mode = get_mode(mode)
+    return mode, type(mode.linker).__name__ == "JAXLinker"
+
+
+def _needs_values(exc):
+    """Whether a first call failed because JAX met a shape it could only
+    know from input values (its messages vary with the operation)."""
+    text = str(exc)
+    return isinstance(exc, (NotImplementedError, IndexError, TypeError)) and any(
+        word in text for word in ("JAX requires", "concrete", "Tracer", "static integers"))
+
+
+def _with_known_shapes(mode, shapes):
+    """``mode`` with rewrites that turn the shape of the k-th input of the
+    compiled graph into the constant ``shapes[k]``, at several points of the
+    rewriting (shape inference keeps making new ``Shape_i`` of inputs)."""
+    n_inputs = len(shapes)
+
+    @node_rewriter([Shape, Shape_i])
+    def local_known_input_shape(fgraph, node):
+        x = node.inputs[0]
+        if x not in fgraph.inputs[:n_inputs]:
+            return None
+        shape = shapes[fgraph.inputs.index(x)]
+        if isinstance(node.op, Shape):
+            return [pt.constant(np.array(shape, dtype="int64"))]
+        return [pt.constant(np.int64(shape[node.op.i]))]
+
+    for position in _KNOWN_SHAPE_POSITIONS:
+        mode = mode.register((in2out(local_known_input_shape,
+                                     name="known_input_shape_%g" % position), position))
+    return mode
+
+
+#: Before canonicalisation, then after each of its main phases (PyTensor's
+#: optimizer database positions).
+_KNOWN_SHAPE_POSITIONS = (0.9, 1.1, 1.55, 1.99, 2.5)
+
+
+def _variable(item):
+    """The variable behind an input or output given as :class:`In`/:class:`Out`."""
+    return item.variable if isinstance(item, (In, Out)) else item
+
+
+class BackendFunction:
+    """A compiled function: one PyTensor function on dynamic-shape backends,
+    one per signature of input shapes on static-shape ones (JAX).
+
+    Attributes
+    ----------
+    functions : OrderedDict
+        The compiled PyTensor functions by input-shape signature (``None``
+        for the single dynamic-shape function), most recently used last.
+    compile_seconds : float
+        Time spent compiling, first calls included (JAX compiles on the first
+        call).
+    shapes_seen : int
+        Distinct input-shape signatures compiled so far (evicted ones too).
+    """
+
+    def __init__(self, inputs, outputs, mode, options, max_shapes=MAX_SHAPES,
+                 warn_shapes=WARN_SHAPES, lazy=False):
+        if isinstance(inputs, (Variable, In)):
+            raise TypeError("function's inputs must be a list of variables, "
+                            "not a single %s" % type(inputs).__name__)
+        self.inputs = list(inputs)
+        self.outputs = outputs
+        self.mode, self.static = mode
+        self.options = options
+        self.name = options.get("name")
+        self.max_shapes = int(max_shapes)
+        self.warn_shapes = int(warn_shapes)
+        self.functions = OrderedDict()
+        self.compile_seconds = 0.0
+        self.shapes_seen = 0
+        self._warned = False
+        self._variables = [_variable(i) for i in self.inputs]
+        self._names = [v.name for v in self._variables]
+        self._defaults = [i.value if isinstance(i, In) else None for i in self.inputs]
+        if not self.static and not lazy:
+            # compiled now, as Theano does, so graph errors surface here
+            self._compile_dynamic()
+
+    def _compile_dynamic(self):
+        start = time.perf_counter()
+        fn = self.functions[None] = self._compile(self.inputs, self.outputs, self.options)
+        self.compile_seconds += time.perf_counter() - start
+        return fn
+
+    @property
+    def compiled(self):
+        """How many compiled functions are held now."""
+        return len(self.functions)
+
+    def __call__(self, *args, **kwargs):
+        if kwargs or len(args) != len(self.inputs):
+            args = self._positional(args, kwargs)
+        if not self.static:
+            fn = self.functions.get(None) or self._compile_dynamic()
+            return fn(*args)
+        key = tuple(np.shape(a) for a in args)
+        fn = self.functions.get(key)
+        if fn is not None:
+            self.functions.move_to_end(key)
+            return fn(*args)
+        start = time.perf_counter()
+        try:
+            fn = self._specialise(key)
+            # JAX compiles on the first call: count it as compiling
+            result = fn(*args)
+        except Exception as exc:
+            if not _needs_values(exc):
+                raise
+            self.compile_seconds += time.perf_counter() - start  # the failed try
+            return self._fall_back(exc)(*args)
+        self._remember(key, fn)
+        self.compile_seconds += time.perf_counter() - start
+        return result
+
+    def _fall_back(self, exc):
+        """Switch to a dynamic-shape backend: shapes computed from input
+        *values* (``arange(n)``, ``x[i:j]``) cannot be specialised by shape."""
+        sys.stderr.write(
+            "lasagne_lstm.theano: %s has shapes that depend on input values, "
+            "which JAX cannot compile (%s); it runs on the numba backend\n"
+            % (self._label(), str(exc).strip().splitlines()[0][:120]))
+        self.mode, self.static = backends.get_mode("numba"), False
+        self.functions.clear()
+        return self._compile_dynamic()
+
+    def _positional(self, args, kwargs):
+        """Arguments in input order, from positions, input names and defaults."""
+        values = list(args) + [None] * (len(self.inputs) - len(args))
+        if len(args) > len(self.inputs):
+            raise TypeError("%s takes %d arguments, got %d"
+                            % (self._label(), len(self.inputs), len(args)))
+        given = [True] * len(args) + [False] * (len(self.inputs) - len(args))
+        for key, value in kwargs.items():
+            if key not in self._names:
+                raise TypeError("%s has no input named %r" % (self._label(), key))
+            k = self._names.index(key)
+            if given[k]:
+                raise TypeError("%s got input %r twice" % (self._label(), key))
+            values[k], given[k] = value, True
+        for k, ok in enumerate(given):
+            if not ok:
+                if self._defaults[k] is None:
+                    raise TypeError("%s is missing input %s (number %d)"
+                                    % (self._label(), self._names[k] or "?", k + 1))
+                values[k] = self._defaults[k]
+        return values
+
+    def _label(self):
+        return "function %r" % self.name if self.name else "the function"
+
+    def _specialise(self, key):
+        """The graph compiled with every tensor input of static shape ``key``."""
+        replace = {}
+        inputs = []
+        for item, var, shape in zip(self.inputs, self._variables, key):
+            if not isinstance(var.type, TensorType):
+                inputs.append(item)
+                continue
+            if len(shape) != var.type.ndim:
+                raise TypeError("%s: input %s has %d dimensions, got an array of "
+                                "shape %s" % (self._label(), var.name or "?",
+                                              var.type.ndim, shape))
+            # a size-1 dimension stays unknown in the type: a static 1 means
+            # broadcastable, which scan refuses where the graph was built
+            # without it; _known_input_shapes supplies its value instead
+            static = var.type.clone(shape=tuple(None if n == 1 else n for n in shape))(
+                name=var.name)
+            replace[var] = static
+            inputs.append(In(static, name=item.name, value=item.value,
+                             borrow=item.borrow, mutable=item.mutable)
+                          if isinstance(item, In) else static)
+        options = dict(self.options)
+        givens = options.pop("givens")
+        if givens:
+            # a given's expression may use the inputs: replace them there first
+            pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
+            values = clone_replace([v for _, v in pairs], replace)
+            options["givens"] = [(k, v) for (k, _), v in zip(pairs, values)] \
+                + list(replace.items())
+        else:
+            options["givens"] = list(replace.items())
+        return self._compile(inputs, self.outputs, options,
+                             mode=_with_known_shapes(self.mode, key))
+
+    def _compile(self, inputs, outputs, options, mode=None):
+        # PyTensor deprecates passing no_default_updates at all
+        options = {k: v for k, v in options.items()
+                   if not (k == "no_default_updates" and not v)}
+        return pytensor.function(inputs, outputs, mode=mode or self.mode, **options)
+
+    def _remember(self, key, fn):
+        self.functions[key] = fn
+        self.shapes_seen += 1
+        while len(self.functions) > self.max_shapes:
+            self.functions.popitem(last=False)
+        if self.shapes_seen >= self.warn_shapes and not self._warned:
+            self._warned = True
+            sys.stderr.write(
+                "lasagne_lstm.theano: %s has compiled %d input shapes on a "
+                "static-shape backend (one compile each); pad batches with "
+                "lasagne_lstm.utils.pad_to_ladder so a few shapes serve all\n"
+                % (self._label(), self.shapes_seen))

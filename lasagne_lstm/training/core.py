@@ -1,0 +1,411 @@
+"""The step core: the two training modes for any network and loss.
+
+**Masked mode** (:func:`masked_step`) compiles one function doing forward,
+backward and the update on a padded batch::
+
+    train = masked_step([X, mask, y], (row_loss, row_tokens), params,
+                        updates.adam, learning_rate=1e-3)
+    objective = train(X_batch, mask_batch, y_batch)
+
+**Accumulation mode** (:func:`accumulation_functions`) compiles two functions
+sharing accumulators that stay on the device::
+
+    compute_grad, apply_mean_grad = accumulation_functions(
+        [x, y], row_loss, params, updates.sgd, learning_rate=0.1)
+    for x_i, y_i in window:
+        compute_grad(x_i, y_i, scale_i)   # adds grad(sum_i scale_i * loss_i)
+    apply_mean_grad()                     # one update, accumulators zeroed
+
+``compute_grad`` returns nothing; ``apply_mean_grad`` hands the accumulated
+gradient to the update rule (through its gradient-list form) and zeros the
+accumulators.
+
+When one accumulation cycle equals one masked step
+--------------------------------------------------
+For a window of rows with per-row loss sums ``l_i`` and real-token counts
+``n_i``, the masked step minimises ``L = Σ_i l_i / Σ_i n_i``. An accumulation
+cycle over the same rows gives the same gradient, and so the same update
+with any rule, when each row's ``scale`` is ``1 / Σ_i n_i`` over the *whole
+window* (for a per-sequence mean, ``1 / (n_i · rows)``). The scale has to be
+known before differentiation: Lasagne's per-step ``grad_clipping`` clips the
+gate gradients at every step, which is not linear, so dividing an
+accumulated sum afterwards gives another update as soon as a clip is active.
+Dropout breaks the equality too, unless both modes draw the same masks.
+
+On a static-shape backend (JAX) every function is compiled once per
+signature of input shapes (:func:`lasagne_lstm.theano.function`).
+"""
+import inspect
+from collections import OrderedDict
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from .. import updates
+from ..theano import function
+from ..utils import floatX
+
+__all__ = ["OPTIMIZERS", "DEFAULT_LEARNING_RATES", "UpdateRule", "masked_step",
+           "MaskedStep", "GradientAccumulator", "accumulation_functions"]
+
+OPTIMIZERS = OrderedDict([
+    ("sgd", updates.sgd),
+    ("momentum", updates.momentum),
+    ("nesterov_momentum", updates.nesterov_momentum),
+    ("adagrad", updates.adagrad),
+    ("rmsprop", updates.rmsprop),
+    ("adadelta", updates.adadelta),
+    ("adam", updates.adam),
+    ("adamax", updates.adamax),
+    ("amsgrad", updates.amsgrad),
+])
+#: Each named rule's default learning rate in the training framework
+#: (Lasagne's, where it has one; rmsprop's 1.0 is rarely usable, so 1e-3).
+DEFAULT_LEARNING_RATES = {"sgd": 1.0, "momentum": 0.1, "nesterov_momentum": 0.1,
+                          "adagrad": 1.0, "rmsprop": 1e-3, "adadelta": 1.0,
+                          "adam": 1e-3, "adamax": 2e-3, "amsgrad": 1e-3}
+
+
+class UpdateRule:
+    """An update rule of :mod:`lasagne_lstm.updates` with its learning rate
+    in a shared variable (so schedules change it without recompiling) and an
+    optional global gradient-norm clip.
+
+    Parameters
+    ----------
+    rule : str or callable
+        A name of :data:`OPTIMIZERS` or a rule ``rule(grads, params,
+        learning_rate=..., **kwargs)`` (any of :mod:`lasagne_lstm.updates`,
+        or a ``functools.partial`` of one).
+    learning_rate : float, optional
+        Default: the named rule's :data:`DEFAULT_LEARNING_RATES` entry, or
+        the callable's own default.
+    max_grad_norm : float, optional
+        Rescale the gradients to at most this global norm
+        (:func:`lasagne_lstm.updates.total_norm_constraint`) first.
+    **kwargs
+        More hyperparameters of the rule (``momentum``, ``beta1``, ...).
+
+    Attributes
+    ----------
+    learning_rate : shared scalar
+    state : list of shared variables
+        The rule's own variables (moments, step count), in the rule's
+        deterministic order, once :meth:`updates` has been called.
+    """
+
+    def __init__(self, rule="sgd", learning_rate=None, max_grad_norm=None, **kwargs):
+        if isinstance(rule, str):
+            if rule not in OPTIMIZERS:
+                raise ValueError("unknown optimizer %r: expected one of %s"
+                                 % (rule, ", ".join(OPTIMIZERS)))
+            if learning_rate is None:
+                learning_rate = DEFAULT_LEARNING_RATES[rule]
+            rule = OPTIMIZERS[rule]
+        elif not callable(rule):
+            raise TypeError("an update rule is a name or a callable, not %r" % (rule,))
+        if learning_rate is None:
+            learning_rate = _default_learning_rate(rule)
+        if not np.isfinite(float(learning_rate)):
+            raise ValueError("the learning rate must be finite, not %r" % (learning_rate,))
+        self.rule = rule
+        self.kwargs = kwargs
+        self.max_grad_norm = max_grad_norm
+        self.learning_rate = pytensor.shared(floatX(learning_rate), name="learning_rate")
+        self.state = []
+
+    def updates(self, grads, params):
+        """The rule's updates of ``params`` given their gradients ``grads``."""
+        grads = list(grads)
+        if self.max_grad_norm:
+            grads = updates.total_norm_constraint(grads, self.max_grad_norm)
+        result = self.rule(grads, params, learning_rate=self.learning_rate, **self.kwargs)
+        params = set(params)
+        self.state = [v for v in result if v not in params]
+        return result
+
+
+def _default_learning_rate(rule):
+    try:
+        parameter = inspect.signature(rule).parameters.get("learning_rate")
+    except (TypeError, ValueError):
+        parameter = None
+    if parameter is None or parameter.default is inspect.Parameter.empty:
+        raise ValueError("%s has no default learning rate: give learning_rate"
+                         % getattr(rule, "__name__", "the update rule"))
+    return parameter.default
+
+
+def _as_rule(update_rule, learning_rate, max_grad_norm, kwargs):
+    if isinstance(update_rule, UpdateRule):
+        if learning_rate is not None or max_grad_norm is not None or kwargs:
+            raise ValueError("give learning_rate, max_grad_norm and the rule's "
+                             "settings to the UpdateRule itself")
+        return update_rule
+    return UpdateRule(update_rule, learning_rate, max_grad_norm, **kwargs)
+
+
+def _objective(loss):
+    """The scalar a masked step minimises: ``loss`` itself, or ``Σ row_loss /
+    Σ row_counts`` for a ``(row_loss, row_counts)`` pair."""
+    if isinstance(loss, (tuple, list)):
+        if len(loss) != 2:
+            raise ValueError("loss is a scalar or a (row_loss, row_counts) pair")
+        row_loss, row_counts = (pt.as_tensor_variable(v) for v in loss)
+        return row_loss.sum() / row_counts.sum()
+    loss = pt.as_tensor_variable(loss)
+    if loss.ndim != 0:
+        raise ValueError("loss must be a scalar or a (row_loss, row_counts) pair, "
+                         "not a %d-d tensor" % loss.ndim)
+    return loss
+
+
+def _trainable(params):
+    params = list(params)
+    if not params:
+        raise ValueError("no parameters to train")
+    return params
+
+
+class MaskedStep:
+    """One compiled training update (see :func:`masked_step`); call it with
+    the inputs' values.
+
+    Attributes
+    ----------
+    params : list of shared variables
+    learning_rate : shared scalar
+    optimizer_state : list of shared variables (saved in checkpoints)
+    function : :class:`lasagne_lstm.theano.compile.BackendFunction`
+    """
+
+    def __init__(self, inputs, loss, params, rule, outputs=None, backend=None,
+                 name="train", givens=None, lazy=False):
+        self.params = _trainable(params)
+        self.rule = rule
+        objective = _objective(loss)
+        upd = rule.updates(pytensor.grad(objective, self.params), self.params)
+        self.learning_rate = rule.learning_rate
+        self.optimizer_state = rule.state
+        returned = objective if outputs is None else [objective] + list(outputs)
+        self.function = function(list(inputs), returned, updates=upd, givens=givens,
+                                 backend=backend, name=name, lazy=lazy)
+
+    def __call__(self, *args):
+        return self.function(*args)
+
+    @property
+    def compiled_functions(self):
+        return self.function.compiled
+
+    @property
+    def compile_seconds(self):
+        return self.function.compile_seconds
+
+
+def masked_step(inputs, loss, params, update_rule="sgd", learning_rate=None,
+                max_grad_norm=None, outputs=None, backend=None, name="train",
+                givens=None, lazy=False, **rule_kwargs):
+    """Compile one training update: forward, backward and the update rule.
+
+    Parameters
+    ----------
+    inputs : list of symbolic variables
+        The function's arguments (e.g. ``[X, mask, y]``).
+    loss : scalar tensor, or a pair ``(row_loss, row_counts)``
+        What is minimised: a ready scalar, or per-row loss sums and per-row
+        target counts (real tokens) whose ratio of sums is minimised.
+    params : list of shared variables
+        The trainable parameters (``get_all_params(net, trainable=True)``).
+    update_rule : str, callable or :class:`UpdateRule`
+        A rule of :mod:`lasagne_lstm.updates` (or its name).
+    learning_rate, max_grad_norm, **rule_kwargs
+        See :class:`UpdateRule`.
+    outputs : list of tensors, optional
+        Returned after the objective (e.g. the loss sum and target count).
+    backend : str, optional
+        A backend of :mod:`lasagne_lstm.backends` (default: the project's).
+    name, givens, lazy
+        As for :func:`lasagne_lstm.theano.function`.
+
+    Returns
+    -------
+    MaskedStep
+        ``train(*values)`` returns the objective (before the update), or
+        ``[objective, *outputs]`` when ``outputs`` are given.
+    """
+    rule = _as_rule(update_rule, learning_rate, max_grad_norm, rule_kwargs)
+    return MaskedStep(inputs, loss, params, rule, outputs=outputs, backend=backend,
+                      name=name, givens=givens, lazy=lazy)
+
+
+class GradientAccumulator:
+    """Accumulators for the gradients of ``params``, the functions that add
+    into them (:meth:`compute_grad_function`, one per kind of input) and the
+    function that applies their sum (:meth:`apply_mean_grad`).
+
+    The accumulated objective ``Σ scale_i · loss_i`` and any number of
+    scalar sums (e.g. loss sums and token counts) are kept beside the
+    gradients and returned by :meth:`apply_mean_grad`.
+
+    Parameters
+    ----------
+    params : list of shared variables
+    update_rule : str, callable or :class:`UpdateRule`
+    learning_rate, max_grad_norm, **rule_kwargs
+        See :class:`UpdateRule`.
+    backend : str, optional
+
+    Attributes
+    ----------
+    accumulators : list of shared variables, one per parameter
+    accumulated_objective : shared scalar
+    sums : list of shared scalars (see :meth:`compute_grad_function`)
+    learning_rate, optimizer_state
+        As for :class:`MaskedStep`.
+    """
+
+    def __init__(self, params, update_rule="sgd", learning_rate=None,
+                 max_grad_norm=None, backend=None, **rule_kwargs):
+        self.params = _trainable(params)
+        self.backend = backend
+        self.accumulators = [
+            pytensor.shared(np.zeros_like(p.get_value()), shape=p.type.shape,
+                            name="accumulated." + (p.name or "param"))
+            for p in self.params]
+        self.accumulated_objective = pytensor.shared(floatX(0.0),
+                                                     name="accumulated.objective")
+        self.sums = None
+        self.rule = _as_rule(update_rule, learning_rate, max_grad_norm, rule_kwargs)
+        # the accumulated gradient is the rule's gradient
+        self._updates = self.rule.updates(self.accumulators, self.params)
+        self.learning_rate = self.rule.learning_rate
+        self.optimizer_state = self.rule.state
+        self._compute_grads = []
+        self._apply = None
+
+    def compute_grad_function(self, inputs, loss, sums=(), name="compute_grad",
+                              givens=None, lazy=False):
+        """Compile ``compute_grad(*inputs, scale)`` adding the gradient of
+        ``Σ_i scale_i · loss_i`` into the accumulators; returns nothing.
+
+        Parameters
+        ----------
+        inputs : list of symbolic variables
+        loss : tensor
+            Per-row losses (a vector; ``scale`` is then one weight per row)
+            or a scalar (``scale`` a scalar).
+        sums : list of scalar tensors
+            Added into :attr:`sums` at every call. Every compute-grad
+            function of one accumulator gives the same number of sums.
+        name, givens, lazy
+            As for :func:`lasagne_lstm.theano.function`.
+        """
+        loss = pt.as_tensor_variable(loss)
+        if loss.ndim > 1:
+            raise ValueError("loss must be per-row (a vector) or a scalar, not %d-d"
+                             % loss.ndim)
+        sums = [pt.as_tensor_variable(s) for s in sums]
+        if self.sums is None:
+            self.sums = [pytensor.shared(floatX(0.0), name="accumulated.sum%d" % k)
+                         for k in range(len(sums))]
+        elif len(sums) != len(self.sums):
+            raise ValueError("this accumulator keeps %d sums, not %d"
+                             % (len(self.sums), len(sums)))
+        scale = pt.tensor(dtype=pytensor.config.floatX, shape=(None,) * loss.ndim,
+                          name="scale")
+        weighted = (scale * loss).sum()
+        grads = pytensor.grad(weighted, self.params)
+        upd = OrderedDict((acc, acc + g) for acc, g in zip(self.accumulators, grads))
+        upd[self.accumulated_objective] = self.accumulated_objective + weighted
+        for total, value in zip(self.sums, sums):
+            upd[total] = total + value
+        fn = function(list(inputs) + [scale], [], updates=upd, givens=givens,
+                      backend=self.backend, name=name, lazy=lazy)
+        self._compute_grads.append(fn)
+
+        def compute_grad(*args):
+            fn(*args)
+        compute_grad.function = fn
+        return compute_grad
+
+    def apply_mean_grad(self):
+        """Apply the accumulated gradient with the update rule, zero the
+        accumulators; returns the accumulated objective, or ``[objective,
+        *sums]`` when the accumulator keeps sums."""
+        if self._apply is None:
+            self._apply = self._apply_function()
+        result = self._apply()
+        if not self.sums:
+            return result[0]
+        return result
+
+    def _apply_function(self):
+        upd = OrderedDict(self._updates)
+        totals = [self.accumulated_objective] + list(self.sums or [])
+        for var in self.accumulators + totals:
+            upd[var] = pt.zeros_like(var)
+        return function([], totals, updates=upd, backend=self.backend,
+                        name="apply_mean_grad", lazy=True)
+
+    @property
+    def functions(self):
+        return self._compute_grads + ([self._apply] if self._apply is not None else [])
+
+    @property
+    def compiled_functions(self):
+        return sum(f.compiled for f in self.functions)
+
+    @property
+    def compile_seconds(self):
+        return sum(f.compile_seconds for f in self.functions)
+
+
+class Accumulation(tuple):
+    """``(compute_grad, apply_mean_grad)``, unpacked like a pair, with the
+    :class:`GradientAccumulator` behind them as ``.accumulator``."""
+
+    def __new__(cls, accumulator, compute_grad):
+        pair = super().__new__(cls, (compute_grad, accumulator.apply_mean_grad))
+        pair.accumulator = accumulator
+        return pair
+
+
+def accumulation_functions(inputs, loss, params, update_rule="sgd",
+                           learning_rate=None, max_grad_norm=None, sums=(),
+                           backend=None, givens=None, **rule_kwargs):
+    """Compile N-step gradient accumulation: ``compute_grad`` and
+    ``apply_mean_grad``, two separately compiled functions.
+
+    Parameters
+    ----------
+    inputs : list of symbolic variables
+        ``compute_grad``'s arguments, before its last one, ``scale``.
+    loss : tensor
+        Per-row losses (a vector) or one scalar per call.
+    params, update_rule, learning_rate, max_grad_norm, **rule_kwargs
+        As for :func:`masked_step`.
+    sums : list of scalar tensors
+        Summed over the calls and returned by ``apply_mean_grad`` after the
+        objective.
+
+    Returns
+    -------
+    Accumulation
+        ``compute_grad, apply_mean_grad = accumulation_functions(...)``:
+
+        * ``compute_grad(*values, scale)`` adds the gradient of
+          ``Σ_i scale_i · loss_i`` (``scale · loss`` for a scalar loss) into
+          on-device accumulators and returns nothing;
+        * ``apply_mean_grad()`` applies the accumulated gradient with the
+          update rule, zeros the accumulators and returns the accumulated
+          objective (``[objective, *sums]`` with ``sums``).
+
+        With ``scale = 1 / N`` over N calls the update uses the mean
+        gradient; see the module text for when a cycle equals a masked step.
+    """
+    accumulator = GradientAccumulator(params, update_rule, learning_rate,
+                                      max_grad_norm, backend=backend, **rule_kwargs)
+    compute_grad = accumulator.compute_grad_function(inputs, loss, sums, givens=givens)
+    return Accumulation(accumulator, compute_grad)
