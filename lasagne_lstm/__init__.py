@@ -13,3 +13,13 @@ from . import updates  # noqa: F401
 from . import regularization  # noqa: F401
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # The training framework (the second floor) and the Theano facade load
+    # on first use, so that ``lasagne.training.accumulation_functions`` works
+    # after ``import lasagne_lstm as lasagne`` alone.
+    if name in ("training", "theano"):
+        import importlib
+        return importlib.import_module("." + name, __name__)
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))

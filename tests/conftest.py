@@ -1,5 +1,5 @@
-"""Test settings: float64, a fast-compiling PyTensor mode, and a project-local
-compile cache, set before PyTensor is first imported."""
+"""Test settings: float64, a fast-compiling PyTensor mode, and project-local
+compile caches, set before PyTensor is first imported."""
 import os
 import pathlib
 
@@ -8,6 +8,8 @@ os.environ.setdefault(
     "PYTENSOR_FLAGS",
     "compiledir=%s,floatX=float64,mode=FAST_COMPILE"
     % (_ROOT / ".pytensor_cache" / "tests"))
+# JAX's persistent compilation cache too (lasagne_lstm.backends.cache_dir)
+os.environ.setdefault("LASAGNE_LSTM_CACHE", str(_ROOT / ".pytensor_cache" / "tests"))
 
 import pytest  # noqa: E402
 

@@ -14,4 +14,5 @@ an error that names it and says what to use instead.
 """
 from .compile import In, Out, function  # noqa: F401
 
-
+from .core import clone, config, grad, scan, shared  # noqa: F401
+from . import gradient, ifelse, printing, sandbox, tensor  # noqa: F401

@@ -9,8 +9,10 @@ backend it compiles one *specialisation* per signature of input shapes, each
 from the same graph with the inputs replaced by variables of static shape,
 so PyTensor folds every shape into a constant before JAX sees it.
 """
+import contextlib
 import sys
 import time
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -100,6 +102,17 @@ def _resolve_mode(mode, backend):
     return mode, type(mode.linker).__name__ == "JAXLinker"
 
 
+@contextlib.contextmanager
+def _quiet_tracing():
+    """Silence two notes JAX prints while tracing that change no result: a
+    float64 accumulator PyTensor asks for while x64 is off (JAX sums in
+    float32), and each runtime assertion PyTensor drops for JAX."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Explicitly requested dtype")
+        warnings.filterwarnings("ignore", message="Skipping Assert")
+        yield
+
+
 def _needs_values(exc):
     """Whether a first call failed because JAX met a shape it could only
     know from input values (its messages vary with the operation)."""
@@ -133,6 +146,21 @@ def _with_known_shapes(mode, shapes):
 #: Before canonicalisation, then after each of its main phases (PyTensor's
 #: optimizer database positions).
 _KNOWN_SHAPE_POSITIONS = (0.9, 1.1, 1.55, 1.99, 2.5)
+
+
+class _HostValues:
+    """A Numba function that reads shared values which JAX functions may
+    have left as JAX arrays (Numba takes NumPy arrays only)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.shared = [i.variable for i in fn.maker.inputs if getattr(i, "shared", False)]
+
+    def __call__(self, *args):
+        for var in self.shared:
+            if type(var.container.storage[0]).__module__.startswith("jax"):
+                var.set_value(np.asarray(var.container.storage[0]))
+        return self.fn(*args)
 
 
 def _variable(item):
@@ -203,9 +231,10 @@ class BackendFunction:
             return fn(*args)
         start = time.perf_counter()
         try:
-            fn = self._specialise(key)
-            # JAX compiles on the first call: count it as compiling
-            result = fn(*args)
+            with _quiet_tracing():
+                fn = self._specialise(key)
+                # JAX compiles on the first call: count it as compiling
+                result = fn(*args)
         except Exception as exc:
             if not _needs_values(exc):
                 raise
@@ -224,7 +253,8 @@ class BackendFunction:
             % (self._label(), str(exc).strip().splitlines()[0][:120]))
         self.mode, self.static = backends.get_mode("numba"), False
         self.functions.clear()
-        return self._compile_dynamic()
+        fn = self.functions[None] = _HostValues(self._compile_dynamic())
+        return fn
 
     def _positional(self, args, kwargs):
         """Arguments in input order, from positions, input names and defaults."""

@@ -2,8 +2,13 @@
 Lasagne API below it. Data flows one way through its modules:
 
 ``data`` (tokenization, vocabularies, corpora) → ``batching`` (the bucketing
-/ mask generator) → ``steps`` (compiled step functions) → ``engine`` (the
-training loop, checkpoints) → ``cli`` (the ``lasagne-lstm`` command).
+/ mask generator) → ``core`` (the two training modes for any network) and
+``steps`` (the built-in models' step functions on it) → ``feeds`` (what one
+update consumes) → ``engine`` (the training loop, with ``checkpoint``) →
+``cli`` (the ``lasagne-lstm`` command). ``config`` defines every setting of a
+run once.
 """
-from .steps import (DEFAULT_LEARNING_RATES, MODES, OPTIMIZERS, WEIGHTINGS,  # noqa: F401
-                    StepFunctions, StreamStepFunctions, target_nll)
+from .core import (DEFAULT_LEARNING_RATES, OPTIMIZERS, GradientAccumulator,  # noqa: F401
+                   MaskedStep, UpdateRule, accumulation_functions, masked_step)
+from .steps import (MODES, WEIGHTINGS, StepFunctions, StreamStepFunctions,  # noqa: F401
+                    target_nll)

@@ -5,6 +5,8 @@ Layout (all arrays, no pickles):
 * ``param/<layer name>.<param name>``: every model parameter;
 * ``optimizer/NNN``: the update rule's state variables, in the rule's order;
 * ``rng/<name>``: random generator states (dropout streams);
+* ``carried/NNNN``: the recurrent states carried into the next window of a
+  token stream (stream training);
 * ``meta``: one JSON string with the step, epoch, position in the epoch, the
   configuration, the vocabulary, the learning-rate schedule's state and the
   log so far.
@@ -36,13 +38,16 @@ class Checkpoint:
     optimizer_state : list of arrays
     rng_state : dict name -> array
     meta : dict (JSON-serialisable)
+    carried_state : list of arrays
     """
 
-    def __init__(self, params, optimizer_state=(), rng_state=None, meta=None):
+    def __init__(self, params, optimizer_state=(), rng_state=None, meta=None,
+                 carried_state=()):
         self.params = dict(params)
         self.optimizer_state = list(optimizer_state)
         self.rng_state = dict(rng_state or {})
         self.meta = dict(meta or {})
+        self.carried_state = list(carried_state)
 
 
 def save(path, checkpoint):
@@ -56,6 +61,8 @@ def save(path, checkpoint):
         arrays["optimizer/%04d" % i] = np.asarray(value)
     for name, value in checkpoint.rng_state.items():
         arrays["rng/" + name] = np.asarray(value)
+    for i, value in enumerate(checkpoint.carried_state):
+        arrays["carried/%04d" % i] = np.asarray(value)
     meta = dict(checkpoint.meta, format_version=FORMAT_VERSION)
     arrays["meta"] = np.array(json.dumps(meta))
     tmp = path.with_name(".%s.tmp-%d" % (path.name, os.getpid()))
@@ -109,7 +116,7 @@ def load(path):
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError("%s has checkpoint format %r; this version reads %d"
                               % (path, meta.get("format_version"), FORMAT_VERSION))
-    params, optimizer, rng = {}, [], {}
+    params, optimizer, rng, carried = {}, [], {}, []
     for key in sorted(contents):
         kind, _, name = key.partition("/")
         if kind == "param":
@@ -118,7 +125,9 @@ def load(path):
             optimizer.append(contents[key])
         elif kind == "rng":
             rng[name] = contents[key]
-    return Checkpoint(params, optimizer, rng, meta)
+        elif kind == "carried":
+            carried.append(contents[key])
+    return Checkpoint(params, optimizer, rng, meta, carried)
 
 
 def check_params_match(checkpoint, params, source="checkpoint"):

@@ -15,35 +15,15 @@ import time
 import numpy as np
 import pytensor
 
-from .. import backends
-from . import checkpoint
-from .batching import BucketIterator
-from .data import Vocabulary, load_corpus, task_sequences
-from .models import build_model
 from ..random import get_rng, set_rng
-from .steps import StepFunctions
+from . import checkpoint
+from .data import Vocabulary, load_corpus
+from .feeds import encode_split, make_feed  # noqa: F401  (encode_split: public here too)
+from .models import build_model
 
-#: Every setting of a run and its default. The defaults train a word-level
-#: Shakespeare language model in a few minutes on two CPU cores.
-DEFAULTS = dict(
-    # data
-    corpus="shakespeare", task="lm", level="word", lowercase=True,
-    max_sequences=20000, vocab_size=10000, min_count=1, max_len=60,
-    overflow="truncate", batch_size=32, bucketing="pool", seed=0,
-    encoding=None, pad_multiple=None, pad_growth=None,
-    # model
-    embedding=128, hidden=256, layers=1, cell="lstm", grad_clipping=5.0,
-    dropout=0.0, tie_embeddings=False, bidirectional=False, init_range=None,
-    # training
-    mode="masked", accumulate=None, micro_batch=1, weighting="tokens",
-    optimizer="adam", learning_rate=None, max_grad_norm=None,
-    lr_schedule="constant", lr_decay=0.5, lr_decay_start=4, patience=1,
-    epochs=1, max_steps=None, backend=backends.DEFAULT_BACKEND, save_every=None,
-    float_type="float32",
-)
-MODEL_KEYS = ("task", "embedding", "hidden", "layers", "cell", "grad_clipping",
-              "dropout", "tie_embeddings", "bidirectional", "init_range")
-SCHEDULES = ("constant", "decay", "plateau")
+# Every setting of a run, its default and the model's keys are defined once,
+# in config.py; the command-line flags come from the same definition.
+from .config import DEFAULTS, MODEL_KEYS, SCHEDULES
 
 
 class TrainingDiverged(RuntimeError):
@@ -121,12 +101,6 @@ def _perplexity(loss):
     return float(math.exp(min(loss, 700.0)))
 
 
-def encode_split(vocab, corpus, split):
-    """Integer sequences (and labels) of one split, as the batcher takes them."""
-    labels = None if corpus.task == "lm" else list(getattr(corpus, split + "_labels"))
-    return task_sequences(vocab, getattr(corpus, split), corpus.task), labels
-
-
 class Run:
     """One training run: its data, model, step functions and state.
 
@@ -157,7 +131,9 @@ class Run:
         pytensor.config.floatX = c["float_type"]
         self.log = log
         self.progress = progress
-        self.corpus = load_corpus(c["corpus"], task=c["task"], level=c["level"],
+        # a stream is a language model's corpus read as one token sequence
+        corpus_task = "lm" if c["task"] == "stream" else c["task"]
+        self.corpus = load_corpus(c["corpus"], task=corpus_task, level=c["level"],
                                   lowercase=c["lowercase"], seed=c["seed"],
                                   encoding=c["encoding"],
                                   max_sequences=c["max_sequences"] or None)
@@ -166,22 +142,16 @@ class Run:
         else:
             self.vocab = Vocabulary.build(self.corpus.train, min_count=c["min_count"],
                                           max_size=c["vocab_size"], level=c["level"])
-        # accumulation consumes windows of --accumulate sequences as its batches
-        window = (c["accumulate"] or c["batch_size"]) if c["mode"] == "accumulate" \
-            else c["batch_size"]
-        self.train_batches = self._iterator("train", window, c["bucketing"])
-        self.valid_batches = self._iterator("valid", c["batch_size"], "pool")
         with _seeded_package_rng(c["seed"]):
-            self.model = build_model(self.model_config())
-        self.steps = StepFunctions(
-            self.model, mode=c["mode"], optimizer=c["optimizer"],
-            learning_rate=c["learning_rate"], max_grad_norm=c["max_grad_norm"],
-            backend=c["backend"], weighting=c["weighting"])
+            # a stream has no padding: its model takes no mask
+            self.model = build_model(self.model_config(), masked=c["task"] != "stream")
+        self.feed = make_feed(c, self.corpus, self.vocab, self.model)
+        self.steps = self.feed.steps
         self.schedule = LearningRateSchedule(c["lr_schedule"], c["lr_decay"],
                                              c["lr_decay_start"], c["patience"])
         self.step = 0
         self.epoch = 0
-        self.position = 0  # next batch within the epoch
+        self.position = 0  # next batch (or stream window) within the epoch
         self.epoch_totals = _new_totals()  # the epoch so far, across fit() calls
         self.history = []
         if saved is not None:
@@ -189,24 +159,25 @@ class Run:
 
     # -- set-up --------------------------------------------------------------
     def model_config(self):
+        """The settings the model builder takes (see :func:`build_model`)."""
         c = self.config
         config = {k: c[k] for k in MODEL_KEYS}
         config["vocab_size"] = len(self.vocab)
         if c["task"] == "classify":
             config["num_classes"] = len(self.corpus.label_names)
+        if c["task"] == "stream":
+            # a language model whose initial states come in as inputs
+            config.update(task="lm", stateful=True)
         return config
 
-    def _iterator(self, split, batch_size, strategy):
-        c = self.config
-        seqs, labels = encode_split(self.vocab, self.corpus, split)
-        # static-shape backends compile one function per (batch, time)
-        multiple, growth = backends.default_padding(c["backend"])
-        return BucketIterator(seqs, labels=labels, batch_size=batch_size,
-                              strategy=strategy, task=c["task"], max_len=c["max_len"],
-                              overflow=c["overflow"], pad_id=self.vocab.pad_id,
-                              seed=c["seed"],
-                              pad_multiple=c["pad_multiple"] or multiple,
-                              pad_growth=c["pad_growth"] or growth)
+    @property
+    def train_batches(self):
+        """The training split's bucketing generator (sequence tasks)."""
+        return self.feed.train_batches
+
+    @property
+    def valid_batches(self):
+        return self.feed.valid_batches
 
     # -- checkpoints ---------------------------------------------------------
     def save(self, path):
@@ -224,7 +195,8 @@ class Run:
                     history=self.history)
         checkpoint.save(path, checkpoint.Checkpoint(
             {name: p.get_value() for name, p in self.model.params.items()},
-            [v.get_value() for v in self.steps.optimizer_state], meta=meta))
+            [v.get_value() for v in self.steps.optimizer_state], meta=meta,
+            carried_state=self.feed.carried_state()))
 
     def _restore(self, saved):
         checkpoint.check_params_match(saved, self.model.params)
@@ -240,6 +212,7 @@ class Run:
         self.schedule.load_state(meta.get("schedule", {}))
         self.epoch_totals = dict(_new_totals(), **meta.get("epoch_totals", {}))
         self.history = list(meta.get("history", []))
+        self.feed.restore_carried_state(saved.carried_state)
         streams = self.model.random_streams()
         for name, states in meta.get("rng", {}).items():
             if name in streams:
@@ -255,16 +228,6 @@ class Run:
         if self.log is not None:
             self.log.write(json.dumps(record) + "\n")
             self.log.flush()
-
-    def _cells(self, batch):
-        """Cells the step functions processed (real tokens plus padding)."""
-        c = self.config
-        if c["mode"] == "masked":
-            return batch.cells
-        if c["micro_batch"] == 1 and not backends.needs_static_shapes(c["backend"]):
-            return batch.n_tokens  # unpadded sequences
-        # counted from lengths and widths; no padded arrays are built again
-        return sum(mb.cells for mb in batch.micro_batches(c["micro_batch"]))
 
     def fit(self, checkpoint_path=None):
         """Train until ``epochs`` are done or ``max_steps`` updates were made.
@@ -284,9 +247,11 @@ class Run:
         while self.epoch < c["epochs"]:
             if max_steps is not None and self.step >= max_steps:
                 break
-            batches = self.train_batches.epoch(self.epoch)
+            batches = self.feed.epoch(self.epoch)
+            self.feed.start_epoch(self.position)
             totals = self.epoch_totals
-            bar = tqdm(total=len(batches), initial=self.position, unit="batch",
+            bar = tqdm(total=len(batches), initial=self.position,
+                       unit="window" if c["task"] == "stream" else "batch",
                        desc="epoch %d" % (self.epoch + 1), file=sys.stderr,
                        disable=not self.progress, dynamic_ncols=True)
             while self.position < len(batches):
@@ -295,7 +260,7 @@ class Run:
                 batch = batches[self.position]
                 t0 = time.perf_counter()
                 compiling = self.steps.compile_seconds
-                loss_sum, n = self.steps.train_batch(batch, c["micro_batch"])
+                loss_sum, n, cells = self.feed.update(batch)
                 seconds = time.perf_counter() - t0
                 compiling = self.steps.compile_seconds - compiling
                 loss = loss_sum / max(n, 1.0)
@@ -307,7 +272,6 @@ class Run:
                             loss, self.step + 1, self.epoch + 1))
                 self.step += 1
                 self.position += 1
-                cells = self._cells(batch)
                 for key, value in (("loss", loss_sum), ("targets", n),
                                    ("cells", cells)):
                     totals[key] += value
@@ -320,7 +284,7 @@ class Run:
                 self._emit(dict(event="update", step=self.step, epoch=self.epoch + 1,
                                 loss=loss, perplexity=_perplexity(loss), tokens=int(n),
                                 padding_fraction=1.0 - n / max(cells, 1)
-                                if c["task"] == "lm" else None,
+                                if c["task"] != "classify" else None,
                                 tokens_per_s=None if compiling else n / max(seconds, 1e-9),
                                 seconds=seconds, compile_seconds=compiling,
                                 learning_rate=lr,
@@ -348,7 +312,7 @@ class Run:
                       valid_loss=valid["loss"], valid_perplexity=valid["perplexity"],
                       valid_accuracy=valid["accuracy"], tokens=int(totals["targets"]),
                       padding_fraction=(1.0 - totals["targets"] / max(totals["cells"], 1)
-                                        if c["task"] == "lm" else None),
+                                        if c["task"] != "classify" else None),
                       tokens_per_s=_rate(totals),
                       compile_seconds=totals["compile_seconds"],
                       learning_rate=lr, wall_time=time.perf_counter() - start)
@@ -361,16 +325,12 @@ class Run:
 
     def evaluate(self, split="valid"):
         """Mean loss, perplexity and accuracy on a split (no updates)."""
-        iterator = (self.valid_batches if split == "valid"
-                    else self._iterator(split, self.config["batch_size"], "pool"))
-        loss = targets = correct = 0.0
-        for batch in iterator.epoch(0):
-            l, n, k = self.steps.evaluate(batch.X, batch.mask, batch.y)
-            loss, targets, correct = loss + l, targets + n, correct + k
+        loss, targets, correct = self.feed.evaluate(split)
         if targets == 0:
             return dict(loss=None, perplexity=None, accuracy=None, targets=0)
         mean = loss / targets
         return dict(loss=mean, perplexity=_perplexity(mean),
-                    accuracy=correct / targets, targets=int(targets))
+                    accuracy=None if correct is None else correct / targets,
+                    targets=int(targets))
 
 

@@ -23,12 +23,28 @@ def load_model(path, masked=True):
     if "model_config" not in meta or "vocab" not in meta:
         raise checkpoint.CheckpointError("%s holds no model description" % path)
     pytensor.config.floatX = meta["config"].get("float_type", "float32")
-    model = build_model(meta["model_config"], masked=masked)
-    checkpoint.check_params_match(saved, model.params)
-    names = list(model.params)
-    checkpoint.set_values([model.params[n] for n in names],
-                          [saved.params[n] for n in names], "parameter")
+    model_config = dict(meta["model_config"])
+    # A stream model starts each stream from zero states; the same network
+    # without state inputs has zero initial-state parameters in their place.
+    stateful = model_config.pop("stateful", False)
+    model = build_model(model_config, masked=masked)
+    zero_states = {}
+    if stateful:
+        zero_states = {name: p for name, p in model.params.items()
+                       if name.endswith((".hid_init", ".cell_init"))}
+        for p in zero_states.values():
+            p.set_value(np.zeros_like(p.get_value()))
+    _load_params(saved, model, skip=zero_states)
     return model, Vocabulary.from_dict(meta["vocab"]), meta["config"]
+
+
+def _load_params(saved, model, skip=()):
+    """Set the model's parameters (all but ``skip``) from a checkpoint."""
+    params = {name: p for name, p in model.params.items() if name not in skip}
+    checkpoint.check_params_match(saved, params)
+    names = list(params)
+    checkpoint.set_values([params[n] for n in names],
+                          [saved.params[n] for n in names], "parameter")
 
 
 def sample(path, prime="", length=50, temperature=1.0, seed=0, backend=None):

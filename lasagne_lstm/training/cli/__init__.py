@@ -1,24 +1,35 @@
 """The ``lasagne-lstm`` command: ``data``, ``train``, ``evaluate``, ``generate``.
 
 Each subcommand lives in its own module, which provides ``add_parser(subparsers)``
-registering the subcommand with a ``func(args) -> int`` default. Errors users can
-cause (bad paths, bad flags, bad checkpoints) are :class:`UserError` and are
-reported as one line on stderr with exit status 2, never as a traceback.
+(``add_parsers`` in :mod:`.train`) registering the subcommand with a
+``func(args) -> int`` default; the flags of a run's settings come from
+:mod:`lasagne_lstm.training.config`. Errors users can cause (bad paths, bad
+flags, bad checkpoints) are :class:`UserError` and are reported as one line on
+stderr with exit status 2, never as a traceback.
 """
 import argparse
+import re
 import sys
 
 from .errors import UserError
+
+# argparse words a refused value "argument --batch-size: must be positive, got 0"
+_OUT_OF_RANGE = re.compile(r"^argument (\S+): (must .*)$", re.DOTALL)
 
 
 class _Parser(argparse.ArgumentParser):
     """Reports a bad command line in one line (plus a pointer to --help)."""
 
     def error(self, message):
+        out_of_range = _OUT_OF_RANGE.match(message)
+        if out_of_range:  # "--batch-size must be positive, got 0"
+            message = "%s %s" % out_of_range.groups()
         self.exit(2, "%s: error: %s (see %s --help)\n" % (self.prog, message, self.prog))
 
 
 def build_parser():
+    """The ``lasagne-lstm`` parser with every subcommand (imports no PyTensor
+    code of its own: the commands import the engine when they run)."""
     parser = _Parser(
         prog="lasagne-lstm",
         description="Train and use Lasagne-style LSTM language models and "
@@ -33,6 +44,15 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run ``lasagne-lstm`` with ``argv`` (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for a bad command line or another
+        mistake of the user's (reported in one line on stderr), 1 when
+        training diverged, 130 when interrupted.
+    """
     import warnings
     # PyTensor's C backend warns on every run when it finds no system BLAS;
     # the fallback (NumPy's BLAS through its C API) works, and the backend
@@ -44,7 +64,10 @@ def main(argv=None):
     warnings.filterwarnings("ignore", message="Explicitly requested dtype")
     warnings.filterwarnings("ignore", message="Skipping Assert")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad command line (already reported)
+        return exc.code
     try:
         return args.func(args) or 0
     except UserError as exc:

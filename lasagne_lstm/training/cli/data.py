@@ -1,10 +1,10 @@
 """``lasagne-lstm data``: fetch, list and measure corpora and the bucketing generator."""
+import argparse
 import json
 import time
 
+from .. import config
 from .errors import UserError
-
-STRATEGIES = ("none", "pool", "boundaries", "tokens")
 
 
 def add_parser(subparsers):
@@ -30,133 +30,88 @@ def add_parser(subparsers):
         "stats", help="corpus, vocabulary and bucketing statistics",
         description="Load a corpus, build its vocabulary from the training split, run "
                     "one epoch of the bucketing generator over a split, and report "
-                    "sizes, padding and the generator's throughput.")
-    p.add_argument("corpus", metavar="CORPUS",
-                   help="corpus name (see 'data list') or a .txt file or folder")
-    add_corpus_arguments(p)
-    p.add_argument("--split", choices=("train", "valid", "test"), default="train",
-                   help="which split to batch (default: train)")
-    add_batching_arguments(p)
-    p.add_argument("--epoch", type=int, default=0, help="epoch to measure (default 0)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+                    "sizes, padding and the generator's throughput. The corpus and "
+                    "batching flags are those of 'lasagne-lstm train', with the same "
+                    "defaults.")
+    config.add_arguments(p, config.DATA_STATS_SETTINGS, required=("corpus",))
+    g = p.add_argument_group("data stats", "what to measure, and generator options "
+                                           "training leaves at their defaults")
+    g.add_argument("--segment", choices=("sentences", "lines"), default="sentences",
+                   help="for paths: Punkt sentences trained on the text, or one "
+                        "sequence per line (default: %(default)s)")
+    g.add_argument("--split", choices=("train", "valid", "test"), default="train",
+                   help="which split to batch (default: %(default)s)")
+    g.add_argument("--epoch", type=config.non_negative_int, default=0, metavar="N",
+                   help="epoch to measure (default: %(default)s)")
+    g.add_argument("--pool-batches", type=config.positive_int, default=100, metavar="N",
+                   help="pool size in batches for pool/tokens (default: %(default)s)")
+    g.add_argument("--boundaries", type=_bucket_boundaries, default=None, metavar="B,B,...",
+                   help="comma-separated bucket boundaries for --bucketing boundaries "
+                        "(default: length quantiles)")
+    g.add_argument("--max-tokens", type=config.positive_int, default=None, metavar="N",
+                   help="padded-cell budget per batch for --bucketing tokens")
+    g.add_argument("--drop-last", action="store_true", help="drop the partial batch")
+    g.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_stats)
     return data
 
 
-def add_corpus_arguments(p):
-    """Corpus options shared with the training commands."""
-    p.add_argument("--task", choices=("lm", "classify"), default="lm",
-                   help="language model (next-token targets) or classification (labels)")
-    p.add_argument("--level", choices=("word", "char"), default="word",
-                   help="word tokens (NLTK Treebank style) or characters")
-    p.add_argument("--lowercase", action="store_true", help="lowercase the text")
-    p.add_argument("--segment", choices=("sentences", "lines"), default="sentences",
-                   help="for paths: Punkt sentences trained on the text, or one "
-                        "sequence per line (default sentences)")
-    p.add_argument("--encoding", default=None,
-                   help="text encoding of files given by path (default strict UTF-8)")
-    p.add_argument("--seed", type=int, default=0, help="seed for splits and batch order")
-    p.add_argument("--max-sequences", type=int, default=None,
-                   help="use at most N sequences of the corpus (after shuffling)")
-    p.add_argument("--min-count", type=int, default=1,
-                   help="rarer training tokens become <unk> (default 1)")
-    p.add_argument("--max-vocab", type=int, default=None,
-                   help="vocabulary size cap, the 4 reserved entries included")
+def _bucket_boundaries(text):
+    """An argparse ``type``: increasing positive integers, comma-separated."""
+    try:
+        boundaries = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "must be comma-separated integers, got %r" % text) from None
+    if not boundaries or boundaries[0] < 1 or any(
+            a >= b for a, b in zip(boundaries, boundaries[1:])):
+        raise argparse.ArgumentTypeError(
+            "must be increasing positive integers, got %r" % text)
+    return boundaries
 
 
-def add_batching_arguments(p):
-    """Generator options shared with the training commands."""
-    p.add_argument("--batch-size", type=int, default=32, help="sequences per batch (32)")
-    p.add_argument("--bucketing", choices=STRATEGIES, default="pool",
-                   help="batching strategy (default pool)")
-    p.add_argument("--pool-batches", type=int, default=100,
-                   help="pool size in batches for pool/tokens (default 100)")
-    p.add_argument("--boundaries", default=None,
-                   help="comma-separated bucket boundaries for --bucketing boundaries "
-                        "(default: length quantiles)")
-    p.add_argument("--max-tokens", type=int, default=None,
-                   help="padded-cell budget per batch for --bucketing tokens")
-    p.add_argument("--max-len", type=int, default=None,
-                   help="longest sequence in steps; longer ones follow --overflow")
-    p.add_argument("--overflow", choices=("truncate", "split", "drop"), default="truncate",
-                   help="what to do with sequences longer than --max-len")
-    p.add_argument("--drop-last", action="store_true", help="drop the partial batch")
-    p.add_argument("--pad-multiple", type=int, default=1,
-                   help="round the padded width up to a multiple of K")
-    p.add_argument("--pad-growth", type=float, default=1.0,
-                   help="padded widths from the ladder K, then each rung the previous "
-                        "times G rounded up to a multiple of K (default 1: every "
-                        "multiple; the jax backend trains with K=4, G=1.3)")
-
-
-def _positive(args, name, minimum=1, flag=None):
-    value = getattr(args, name, None)
-    if value is not None and value < minimum:
-        flag = flag or "--" + name.replace("_", "-")
-        if minimum == 1:
-            raise UserError("%s must be positive, got %d" % (flag, value))
-        raise UserError("%s must be at least %d, got %d" % (flag, minimum, value))
-
-
-def check_corpus_arguments(args):
-    _positive(args, "max_sequences")
-    _positive(args, "min_count")
-    _positive(args, "max_vocab", 5)
-    _positive(args, "seed", 0)
-
-
-def check_batching_arguments(args):
-    for name in ("batch_size", "pool_batches", "max_tokens", "max_len", "pad_multiple"):
-        _positive(args, name)
-    if not 1.0 <= args.pad_growth < float("inf"):
-        raise UserError("--pad-growth must be at least 1, got %s" % args.pad_growth)
-    if args.boundaries is not None:
-        try:
-            args.boundaries = [int(v) for v in args.boundaries.split(",") if v.strip()]
-        except ValueError:
-            raise UserError("--boundaries must be comma-separated integers, got %r"
-                            % args.boundaries) from None
-        if not args.boundaries or any(v < 1 for v in args.boundaries) or any(
-                a >= b for a, b in zip(args.boundaries, args.boundaries[1:])):
-            raise UserError("--boundaries must be increasing positive integers")
-
-
-def load_corpus_from_args(args):
-    """``load_corpus`` with the shared options; bad input becomes UserError."""
+def _load_corpus(settings, segment):
+    """``load_corpus`` with a run's corpus settings; bad input becomes UserError."""
     from ..data import DataError, load_corpus
     try:
-        return load_corpus(args.corpus, task=args.task, level=args.level,
-                           lowercase=args.lowercase, seed=args.seed,
-                           encoding=args.encoding, max_sequences=args.max_sequences,
-                           segment=args.segment)
+        return load_corpus(settings["corpus"], task=settings["task"],
+                           level=settings["level"], lowercase=settings["lowercase"],
+                           seed=settings["seed"], encoding=settings["encoding"],
+                           max_sequences=settings["max_sequences"] or None,
+                           segment=segment)
     except DataError as exc:
         raise UserError(str(exc)) from None
 
 
-def make_iterator(args, sequences, labels, vocab, task, mask_dtype=None):
-    """A BucketIterator from the shared batching options."""
+def _bucket_iterator(settings, args, sequences, labels, vocab, task, mask_dtype=None):
+    """A BucketIterator from a run's batching settings and the generator options
+    of ``data stats``. Without --pad-multiple and --pad-growth, lengths are
+    padded to the longest row, as on the backends with dynamic shapes."""
     from ..batching import BucketIterator
     try:
-        return BucketIterator(sequences, labels=labels, batch_size=args.batch_size,
-                              strategy=args.bucketing, task=task, max_len=args.max_len,
-                              overflow=args.overflow, pad_id=vocab.pad_id, seed=args.seed,
+        return BucketIterator(sequences, labels=labels, batch_size=settings["batch_size"],
+                              strategy=settings["bucketing"], task=task,
+                              max_len=settings["max_len"], overflow=settings["overflow"],
+                              pad_id=vocab.pad_id, seed=settings["seed"],
                               drop_last=args.drop_last, pool_batches=args.pool_batches,
                               boundaries=args.boundaries, max_tokens=args.max_tokens,
-                              pad_multiple=args.pad_multiple, pad_growth=args.pad_growth,
+                              pad_multiple=settings["pad_multiple"] or 1,
+                              pad_growth=settings["pad_growth"] or 1.0,
                               mask_dtype=mask_dtype)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
 
 def cmd_stats(args):
-    check_corpus_arguments(args)
-    check_batching_arguments(args)
-    if args.epoch < 0:
-        raise UserError("--epoch must be non-negative, got %d" % args.epoch)
+    settings = config.resolve(config.given_settings(args, config.DATA_STATS_SETTINGS))
+    if settings["task"] == "stream":
+        raise UserError("data stats measures the bucketing generator, which "
+                        "--task stream does not use")
     start = time.perf_counter()
-    corpus = load_corpus_from_args(args)
+    corpus = _load_corpus(settings, args.segment)
     try:
-        vocab = corpus.vocabulary(min_count=args.min_count, max_size=args.max_vocab)
+        vocab = corpus.vocabulary(min_count=settings["min_count"],
+                                  max_size=settings["vocab_size"])
     except ValueError as exc:
         raise UserError(str(exc)) from None
     seqs, labels = corpus.split(args.split)
@@ -168,7 +123,8 @@ def cmd_stats(args):
 
     from ..batching import floatx
     mask_dtype = floatx()
-    it = make_iterator(args, encoded, labels, vocab, corpus.task, mask_dtype)
+    it = _bucket_iterator(settings, args, encoded, labels, vocab, corpus.task,
+                          mask_dtype)
     stats = it.stats(args.epoch)
     # the generator's own throughput: plan the epoch and build every batch's arrays
     t0 = time.perf_counter()
@@ -199,8 +155,8 @@ def cmd_stats(args):
                                         out["sequences"], 100 * out["padding_fraction"],
                                         out["padded_cells"], out["cells"]))
     print("max_len %s (%s): truncated %d, split %d into %d pieces, dropped %d, empty %d"
-          % (args.max_len, args.overflow, out["truncated"], out["split"], out["pieces"],
-             out["dropped"], out["empty"]))
+          % (settings["max_len"], settings["overflow"], out["truncated"], out["split"],
+             out["pieces"], out["dropped"], out["empty"]))
     print("generator: %.0f batches/s, %.0f tokens/s (%.2f s for the epoch, arrays built); "
           "loading took %.1f s" % (out["batches_per_second"] or 0,
                                    out["tokens_per_second"] or 0, gen_seconds, load_seconds))

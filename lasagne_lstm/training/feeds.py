@@ -1,0 +1,179 @@
+"""What one update of a run consumes, and how it is applied: the link between
+the data (:mod:`.data`, :mod:`.batching`), the step functions (:mod:`.steps`)
+and the training loop (:mod:`.engine`).
+
+* :class:`BatchFeed` (tasks ``lm`` and ``classify``): bucketed, padded
+  batches of sequences, one masked update or one accumulation cycle each;
+* :class:`StreamFeed` (task ``stream``): the corpus as one token stream cut
+  into ``batch_size`` rows, read in windows of ``num_steps``, the recurrent
+  state carried from window to window (Zaremba et al. 2014) and saved in
+  checkpoints, so a resumed run continues the same stream.
+
+Both give the engine the same few operations: :meth:`epoch` (the items of an
+epoch, in order), :meth:`update` (train on one), :meth:`evaluate` (a split),
+and the carried state for checkpoints.
+"""
+import numpy as np
+import pytensor
+
+from .. import backends
+from .batching import BucketIterator
+from .data import lm_stream, stream_batches, task_sequences
+from .steps import StepFunctions, StreamStepFunctions
+
+
+def encode_split(vocab, corpus, split):
+    """Integer sequences (and labels) of one split, as the batcher takes them."""
+    labels = None if corpus.task == "lm" else list(getattr(corpus, split + "_labels"))
+    return task_sequences(vocab, getattr(corpus, split), corpus.task), labels
+
+
+class BatchFeed:
+    """Bucketed batches of whole sequences (tasks ``lm`` and ``classify``).
+
+    Parameters
+    ----------
+    config : dict
+        The run's settings.
+    corpus, vocab
+        The loaded corpus and its vocabulary.
+    model
+        A model of :mod:`lasagne_lstm.training.models`.
+    """
+
+    def __init__(self, config, corpus, vocab, model):
+        self.config = c = config
+        self.corpus, self.vocab = corpus, vocab
+        # accumulation consumes windows of --accumulate sequences as its batches
+        window = (c["accumulate"] or c["batch_size"]) if c["mode"] == "accumulate" \
+            else c["batch_size"]
+        self.train_batches = self.iterator("train", window, c["bucketing"])
+        self.valid_batches = self.iterator("valid", c["batch_size"], "pool")
+        self.steps = StepFunctions(
+            model, mode=c["mode"], optimizer=c["optimizer"],
+            learning_rate=c["learning_rate"], max_grad_norm=c["max_grad_norm"],
+            backend=c["backend"], weighting=c["weighting"])
+
+    def iterator(self, split, batch_size, strategy):
+        """The bucketing generator over one split."""
+        c = self.config
+        seqs, labels = encode_split(self.vocab, self.corpus, split)
+        # static-shape backends compile one function per (batch, time)
+        multiple, growth = backends.default_padding(c["backend"])
+        return BucketIterator(seqs, labels=labels, batch_size=batch_size,
+                              strategy=strategy, task=c["task"], max_len=c["max_len"],
+                              overflow=c["overflow"], pad_id=self.vocab.pad_id,
+                              seed=c["seed"],
+                              pad_multiple=c["pad_multiple"] or multiple,
+                              pad_growth=c["pad_growth"] or growth)
+
+    def epoch(self, epoch):
+        return self.train_batches.epoch(epoch)
+
+    def start_epoch(self, position):
+        """Nothing is carried between batches."""
+
+    def update(self, batch):
+        """One update on a batch; returns (loss sum, targets, cells processed)."""
+        loss_sum, n = self.steps.train_batch(batch, self.config["micro_batch"])
+        return loss_sum, n, self._cells(batch)
+
+    def _cells(self, batch):
+        """Cells the step functions processed (real tokens plus padding)."""
+        c = self.config
+        if c["mode"] == "masked":
+            return batch.cells
+        if c["micro_batch"] == 1 and not backends.needs_static_shapes(c["backend"]):
+            return batch.n_tokens  # unpadded sequences
+        # counted from lengths and widths; no padded arrays are built again
+        return sum(mb.cells for mb in batch.micro_batches(c["micro_batch"]))
+
+    def evaluate(self, split):
+        """Summed loss, targets and correct predictions on a split."""
+        iterator = (self.valid_batches if split == "valid"
+                    else self.iterator(split, self.config["batch_size"], "pool"))
+        loss = targets = correct = 0.0
+        for batch in iterator.epoch(0):
+            l, n, k = self.steps.evaluate(batch.X, batch.mask, batch.y)
+            loss, targets, correct = loss + l, targets + n, correct + k
+        return loss, targets, correct
+
+    def carried_state(self):
+        return []
+
+    def restore_carried_state(self, arrays):
+        if len(arrays):
+            raise ValueError("a checkpoint of sequence batches carries no state")
+
+
+class StreamFeed:
+    """Windows of one token stream with the recurrent state carried between
+    them (task ``stream``).
+
+    The training split, each sentence followed by ``<eos>``, is one stream
+    cut into ``batch_size`` rows and read in windows of ``num_steps``
+    (:func:`lasagne_lstm.training.data.stream_batches`); every epoch reads the
+    stream from its start with zero state. Evaluation reads a split the same
+    way with one row.
+    """
+
+    def __init__(self, config, corpus, vocab, model):
+        self.config = c = config
+        self.corpus, self.vocab = corpus, vocab
+        if c["mode"] != "masked":
+            raise ValueError("--task stream trains one window per update; "
+                             "--mode accumulate does not apply")
+        self.train_ids = lm_stream(vocab, corpus.train)
+        self.steps = StreamStepFunctions(
+            model, optimizer=c["optimizer"], learning_rate=c["learning_rate"],
+            max_grad_norm=c["max_grad_norm"], backend=c["backend"])
+        self.states = None
+
+    def epoch(self, epoch):
+        """The windows of the stream (the same every epoch)."""
+        c = self.config
+        return list(stream_batches(self.train_ids, c["batch_size"], c["num_steps"]))
+
+    def start_epoch(self, position):
+        """Zero state at an epoch's start; a resumed run keeps its restored one."""
+        if position == 0 or self.states is None:
+            self.states = self.steps.initial_states(self.config["batch_size"])
+
+    def update(self, window):
+        X, y = window
+        loss_sum, n, self.states = self.steps.train(X, y, self.states)
+        return loss_sum, n, n
+
+    def evaluate(self, split):
+        """Summed loss and tokens over a split read as one stream (one row)."""
+        ids = lm_stream(self.vocab, getattr(self.corpus, split))
+        states = self.steps.initial_states(1)
+        loss = targets = 0.0
+        try:
+            windows = stream_batches(ids, 1, self.config["num_steps"])
+            for X, y in windows:
+                l, n, states = self.steps.evaluate(X, y, states)
+                loss, targets = loss + l, targets + n
+        except ValueError:  # a split too short for one window
+            return 0.0, 0.0, None
+        return loss, targets, None
+
+    def carried_state(self):
+        """The states to carry into the next window (for checkpoints)."""
+        return [np.asarray(s) for s in self.states or []]
+
+    def restore_carried_state(self, arrays):
+        if not len(arrays):
+            self.states = None
+            return
+        expected = self.steps.initial_states(self.config["batch_size"])
+        if len(arrays) != len(expected) or any(
+                np.shape(a) != e.shape for a, e in zip(arrays, expected)):
+            raise ValueError("the checkpoint's carried state does not fit this model")
+        self.states = [np.asarray(a, dtype=pytensor.config.floatX) for a in arrays]
+
+
+def make_feed(config, corpus, vocab, model):
+    """The feed a run's task needs."""
+    cls = StreamFeed if config["task"] == "stream" else BatchFeed
+    return cls(config, corpus, vocab, model)

@@ -1,0 +1,150 @@
+"""``lasagne_lstm.theano.function``: the same values as ``pytensor.function``
+on graphs JAX cannot compile with dynamic shapes, one specialisation per input
+shape, a bounded cache with a warning, a fallback for shapes that depend on
+input values, and the padding helper (against hand-computed values)."""
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+import lasagne_lstm as lasagne
+from lasagne_lstm import backends
+from lasagne_lstm.theano import function
+from lasagne_lstm.utils import ladder_width, pad_to_ladder
+
+
+def _lstm_lm(vocab=7, hidden=5, clip=0.5):
+    """A masked LSTM language model written with the Lasagne API alone: its
+    Reshape and the loss's ``reshape(y.shape)`` need concrete shapes on JAX."""
+    lasagne.random.set_rng(np.random.RandomState(0))
+    x, mask, y = pt.imatrix("x"), pt.matrix("mask"), pt.imatrix("y")
+    l_in = lasagne.layers.InputLayer((None, None), input_var=x)
+    l_mask = lasagne.layers.InputLayer((None, None), input_var=mask)
+    l_emb = lasagne.layers.EmbeddingLayer(l_in, vocab, 3)
+    l_lstm = lasagne.layers.LSTMLayer(l_emb, hidden, grad_clipping=clip, mask_input=l_mask)
+    l_flat = lasagne.layers.ReshapeLayer(l_lstm, (-1, hidden))
+    l_out = lasagne.layers.DenseLayer(l_flat, vocab,
+                                      nonlinearity=lasagne.nonlinearities.softmax)
+    nll = lasagne.objectives.categorical_crossentropy(lasagne.layers.get_output(l_out),
+                                                      y.flatten())
+    loss = (nll.reshape(y.shape) * mask).sum() / mask.sum()
+    params = lasagne.layers.get_all_params(l_out, trainable=True)
+    return [x, mask, y], loss, params
+
+
+def _batch(rng, rows, width, vocab=7):
+    X = rng.randint(0, vocab, size=(rows, width)).astype("int32")
+    lengths = rng.randint(1, width + 1, size=rows)
+    lengths[0] = width
+    mask = (np.arange(width)[None, :] < lengths[:, None]).astype("float64")
+    return X, mask, np.roll(X, 1, axis=1)
+
+
+def test_jax_specialises_a_dynamic_shape_lasagne_graph():
+    inputs, loss, params = _lstm_lm()
+    upd = lasagne.updates.adam(loss, params, learning_rate=0.01)
+    new_values = list(upd.values())
+    # the reference: PyTensor's own function on the same graph (Python/C ops)
+    reference = pytensor.function(inputs, [loss] + new_values,
+                                  mode=backends.get_mode("fast_compile"))
+    values = function(inputs, [loss] + new_values, backend="jax")
+    rng = np.random.RandomState(1)
+    shapes = [(3, 4), (1, 6), (3, 4), (2, 1)]  # a repeat, one row, one step
+    for rows, width in shapes:
+        batch = _batch(rng, rows, width)
+        for got, want in zip(values(*batch), reference(*batch)):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    assert values.compiled == 3 and values.shapes_seen == 3
+    # and with the updates applied: the parameters become the values above
+    train = function(inputs, loss, updates=upd, backend="jax")
+    batch = _batch(rng, 2, 5)
+    expected = reference(*batch)
+    got_loss = train(*batch)
+    np.testing.assert_allclose(got_loss, expected[0], rtol=1e-10)
+    for var, want in zip(upd.keys(), expected[1:]):
+        np.testing.assert_allclose(np.asarray(var.get_value()), want, rtol=1e-10,
+                                   atol=1e-12, err_msg=var.name)
+
+
+def test_dynamic_backend_updates_givens_downcast_and_keywords():
+    w = pytensor.shared(np.array([1.0, 2.0]), name="w")
+    x, scale = pt.matrix("x"), pt.scalar("scale")
+    data = pt.matrix("data")
+    out = (data @ w) * scale
+    f = function([x, scale], out, updates={w: w + data.sum(axis=0)},
+                 givens=[(data, x * 2)], allow_input_downcast=True,
+                 backend="fast_compile", name="scaled")
+    xs = np.array([[1.0, 0.5], [0.0, 3.0]], dtype="float32")
+    np.testing.assert_allclose(f(xs, 0.5), (2 * xs @ [1.0, 2.0]) * 0.5)
+    np.testing.assert_allclose(w.get_value(), [1.0 + 2.0, 2.0 + 7.0])
+    # keyword arguments by input name, and a clear error for a wrong name
+    np.testing.assert_allclose(f(scale=1.0, x=xs), 2 * xs @ [3.0, 9.0])
+    with pytest.raises(TypeError, match="no input named 'y'"):
+        f(xs, y=1.0)
+    with pytest.raises(TypeError, match="missing input scale"):
+        f(xs)
+
+
+def test_static_backend_cache_is_bounded_and_warns_once(capsys):
+    x = pt.matrix("x")
+    f = function([x], x.reshape((-1,)).sum() * 2, backend="jax", max_shapes=2,
+                 warn_shapes=3)
+    for width in (1, 2, 3, 4, 2):
+        assert f(np.ones((2, width))) == pytest.approx(4.0 * width)
+    assert f.compiled == 2 and f.shapes_seen == 5
+    assert list(f.functions) == [((2, 4),), ((2, 2),)]  # least recently used dropped
+    lines = [line for line in capsys.readouterr().err.splitlines()
+             if "lasagne_lstm.theano" in line]
+    assert len(lines) == 1 and "pad_to_ladder" in lines[0]
+
+
+def test_wrong_rank_is_a_one_line_type_error():
+    x = pt.matrix("x")
+    f = function([x], x.sum(), backend="jax")
+    with pytest.raises(TypeError, match="input x has 2 dimensions"):
+        f(np.ones(3))
+
+
+def test_shapes_from_input_values_fall_back_to_a_dynamic_backend(capsys):
+    n = pt.lscalar("n")
+    f = function([n], pt.arange(n).sum(), backend="jax")
+    assert f(5) == 10 and f(7) == 21
+    assert not f.static
+    err = capsys.readouterr().err
+    assert "depend on input values" in err and "numba" in err
+
+
+@pytest.mark.parametrize("length, multiple, growth, expected", [
+    (1, 4, 1.3, 4), (5, 4, 1.3, 8), (13, 4, 1.3, 16), (17, 4, 1.3, 24),
+    (33, 4, 1.3, 44), (44, 4, 1.3, 44), (45, 4, 1.3, 60), (7, 8, 1.0, 8),
+    (9, 8, 1.0, 16), (0, 4, 1.3, 0)])
+def test_ladder_width_hand_computed(length, multiple, growth, expected):
+    # 4, then ceil(4*1.3/4)*4 = 8, ceil(8*1.3/4)*4 = 12, 16, 24, 32, 44, 60
+    assert ladder_width(length, multiple, growth) == expected
+
+
+def test_pad_to_ladder_pads_time_axes_together_and_keeps_a_masked_loss():
+    rng = np.random.RandomState(0)
+    X, mask, y = _batch(rng, 3, 5)
+    labels = np.array([0, 2, 1], dtype="int32")
+    Xp, mp, yp, lp = pad_to_ladder(X, mask, y, labels)
+    assert Xp.shape == mp.shape == yp.shape == (3, 8)
+    assert lp is labels
+    np.testing.assert_array_equal(Xp[:, :5], X)
+    assert not Xp[:, 5:].any() and not mp[:, 5:].any()
+    per_token = rng.rand(3, 8)
+    assert (per_token * mp).sum() == pytest.approx((per_token[:, :5] * mask).sum())
+    assert pad_to_ladder(np.ones((2, 8))).shape == (2, 8)  # already on a rung
+    with pytest.raises(ValueError, match="sizes differ"):
+        pad_to_ladder(X, np.ones((3, 6)))
+
+
+def test_fallback_reads_parameters_a_jax_function_updated():
+    w = pytensor.shared(np.array([1.0, 2.0, 3.0]), name="w")
+    x, n = pt.vector("x"), pt.lscalar("n")
+    step = function([x], (w * x).sum(), updates={w: w + x}, backend="jax")
+    head = function([n], w[:n].sum(), backend="jax")  # a value-dependent shape
+    step(np.ones(3))
+    assert head(2) == pytest.approx(2.0 + 3.0)
+    step(np.ones(3))
+    assert head(3) == pytest.approx(3.0 + 4.0 + 5.0)
