@@ -1,12 +1,15 @@
 """Zaremba et al. (2014), "small" configuration, on the Penn Treebank sample.
 
-The setting of the paper: the corpus as one token stream (each sentence
-followed by <eos>) cut into ``batch`` rows, truncated backpropagation over
-windows of ``steps`` tokens, the hidden and cell states carried from one
-window to the next (Lasagne's layer-valued ``hid_init``/``cell_init``), a
-2-layer LSTM of 200 units without dropout, weights uniform in ±0.1, plain SGD
-with learning rate 1 halved after every epoch from the 5th on, gradients
-rescaled to a global norm of at most 5, 13 epochs.
+The setting of the paper, as the engine's stream task and its
+``zaremba-small`` preset (``lasagne-lstm train CORPUS --preset
+zaremba-small``): the corpus as one token stream (each sentence followed by
+<eos>) cut into 20 rows, truncated backpropagation over windows of 20
+tokens, the hidden and cell states carried from one window to the next
+(Lasagne's layer-valued ``hid_init``/``cell_init``), a 2-layer LSTM of 200
+units without dropout, weights uniform in ±0.1, plain SGD with learning rate
+1 halved after every epoch from the 5th on, gradients rescaled to a global
+norm of at most 5, 13 epochs. The run checkpoints into ``--out`` after every
+epoch; ``--resume`` continues an interrupted run exactly.
 
 Differences from the paper, stated in the summary: the paper trains on the
 full PTB (929k training tokens, Mikolov's preprocessing with a 10k
@@ -15,7 +18,8 @@ tokens; lowercased, the 10k most frequent tokens kept) and, with
 ``--corpus brown``, on the Brown corpus. The corpus loader shuffles
 sentences before splitting, so the stream follows no document order.
 
-Writes ``epochs.csv``, ``perplexity.png`` and ``summary.md`` into ``--out``.
+Writes ``epochs.csv``, ``perplexity.png``, ``result.json`` and ``summary.md``
+into ``--out``.
 
 Example::
 
@@ -25,13 +29,12 @@ Example::
 import argparse
 import csv
 import json
-import math
 import os
 import pathlib
 import sys
-import time
 
 PAPER = {"valid": 120.7, "test": 114.5}  # Zaremba et al. 2014, Table 1, small
+PRESET = "zaremba-small"
 
 
 def parse_args(argv=None):
@@ -42,28 +45,15 @@ def parse_args(argv=None):
                    help="corpus name or path (default: %(default)s)")
     p.add_argument("--max-sequences", type=int, default=0,
                    help="use at most N sentences (0: all; default: %(default)s)")
-    p.add_argument("--vocab-size", type=int, default=10000,
-                   help="vocabulary size, reserved tokens included (default: %(default)s)")
-    p.add_argument("--layers", type=int, default=2, help="LSTM layers (default: %(default)s)")
-    p.add_argument("--hidden", type=int, default=200,
-                   help="units per layer and embedding size (default: %(default)s)")
-    p.add_argument("--steps", type=int, default=20,
-                   help="unrolled steps per window (default: %(default)s)")
-    p.add_argument("--batch", type=int, default=20, help="stream rows (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=13, help="epochs (default: %(default)s)")
-    p.add_argument("--learning-rate", type=float, default=1.0,
-                   help="SGD learning rate (default: %(default)s)")
-    p.add_argument("--decay", type=float, default=0.5,
-                   help="learning-rate factor per epoch after --decay-start (default: %(default)s)")
-    p.add_argument("--decay-start", type=int, default=4,
-                   help="last epoch at the full learning rate (default: %(default)s)")
-    p.add_argument("--max-grad-norm", type=float, default=5.0,
-                   help="global gradient-norm clip (default: %(default)s)")
-    p.add_argument("--init-range", type=float, default=0.1,
-                   help="uniform initialisation range (default: %(default)s)")
+    p.add_argument("--hidden", type=int, default=None,
+                   help="units per layer and embedding size (default: the preset's 200)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs (default: the preset's 13)")
     p.add_argument("--backend", default=None,
                    help="PyTensor backend (default: the library's default)")
     p.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint in --out")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 2 epochs, 2000 sentences, 64 units")
     args = p.parse_args(argv)
@@ -72,22 +62,18 @@ def parse_args(argv=None):
     return args
 
 
-def run_stream(stream_fns, ids, batch, steps, train, progress=None):
-    """One pass over a stream; returns (mean loss per token, tokens, seconds)."""
-    from lasagne_lstm.training.data import stream_batches
-    states = stream_fns.initial_states(batch)
-    total = count = 0.0
-    start = time.perf_counter()
-    for X, y in stream_batches(ids, batch, steps):
-        step = stream_fns.train if train else stream_fns.evaluate
-        loss, n, states = step(X, y, states)
-        if not math.isfinite(loss):
-            raise SystemExit("ptb_small: the loss became %s; stopping" % loss)
-        total, count = total + loss, count + n
-        if progress is not None:
-            progress.update(1)
-            progress.set_postfix(ppl="%.1f" % math.exp(total / count))
-    return total / count, int(count), time.perf_counter() - start
+def run_settings(args):
+    """The engine settings: the preset, then this script's overrides."""
+    from lasagne_lstm.training import config
+    overrides = dict(corpus=args.corpus, max_sequences=args.max_sequences,
+                     seed=args.seed, float_type="float32")
+    if args.hidden:
+        overrides.update(hidden=args.hidden, embedding=args.hidden)
+    if args.epochs:
+        overrides["epochs"] = args.epochs
+    if args.backend:
+        overrides["backend"] = args.backend
+    return config.resolve(config.apply_preset(PRESET, overrides))
 
 
 def main(argv=None):
@@ -95,59 +81,33 @@ def main(argv=None):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PYTENSOR_FLAGS", "floatX=float32")
-    import numpy as np
-    import pytensor
-    from tqdm import tqdm
+    from lasagne_lstm.training.data import lm_stream
+    from lasagne_lstm.training.engine import Run
 
-    from lasagne_lstm import backends
-    from lasagne_lstm.training.data import Vocabulary, lm_stream, load_corpus, stream_num_windows
-    from lasagne_lstm.training.engine import LearningRateSchedule
-    from lasagne_lstm.training.models import LanguageModel
-    from lasagne_lstm.random import set_rng
-    from lasagne_lstm.training import StreamStepFunctions
-
-    pytensor.config.floatX = "float32"
-    backend = args.backend or backends.DEFAULT_BACKEND
-    corpus = load_corpus(args.corpus, task="lm", level="word", lowercase=True,
-                         seed=args.seed, max_sequences=args.max_sequences or None)
-    vocab = Vocabulary.build(corpus.train, max_size=args.vocab_size, level="word")
-    streams = {split: lm_stream(vocab, getattr(corpus, split))
-               for split in ("train", "valid", "test")}
-    print("%s: %s tokens (train/valid/test), vocabulary %d, backend %s"
-          % (corpus.name, "/".join(str(len(s)) for s in streams.values()),
-             len(vocab), backend), file=sys.stderr)
-    set_rng(np.random.RandomState(args.seed))
-    model = LanguageModel(dict(task="lm", vocab_size=len(vocab), embedding=args.hidden,
-                               hidden=args.hidden, layers=args.layers, cell="lstm",
-                               grad_clipping=0, stateful=True,
-                               init_range=args.init_range), masked=False)
-    fns = StreamStepFunctions(model, "sgd", learning_rate=args.learning_rate,
-                              max_grad_norm=args.max_grad_norm, backend=backend)
-    schedule = LearningRateSchedule("decay", factor=args.decay, start=args.decay_start)
-    rows = []
-    n_windows = stream_num_windows(len(streams["train"]), args.batch, args.steps)
-    wall = 0.0
-    for epoch in range(args.epochs):
-        lr = float(fns.learning_rate.get_value())
-        with tqdm(total=n_windows, desc="epoch %d" % (epoch + 1), file=sys.stderr,
-                  dynamic_ncols=True) as bar:
-            train_loss, tokens, seconds = run_stream(fns, streams["train"], args.batch,
-                                                     args.steps, True, bar)
-        valid_loss, _, _ = run_stream(fns, streams["valid"], 1, args.steps, False)
-        wall += seconds
-        rows.append(dict(epoch=epoch + 1, learning_rate=lr,
-                         train_perplexity=math.exp(train_loss),
-                         valid_perplexity=math.exp(valid_loss),
-                         tokens_per_s=tokens / seconds, train_seconds=seconds))
-        print("epoch %d: lr %.4g, train ppl %.2f, valid ppl %.2f, %.0f tokens/s"
-              % (epoch + 1, lr, rows[-1]["train_perplexity"],
-                 rows[-1]["valid_perplexity"], rows[-1]["tokens_per_s"]), file=sys.stderr)
-        fns.learning_rate.set_value(np.float32(schedule.end_epoch(epoch, valid_loss, lr)))
-    test_loss, _, _ = run_stream(fns, streams["test"], 1, args.steps, False)
-    result = dict(corpus=corpus.name, tokens={k: int(len(v)) for k, v in streams.items()},
-                  vocab=len(vocab), backend=backend, epochs=rows,
-                  test_perplexity=math.exp(test_loss), train_seconds=wall,
-                  settings={k: v for k, v in vars(args).items() if k != "out"})
+    path = str(out / "checkpoint.npz")
+    settings = run_settings(args)
+    if args.resume:
+        run = Run({k: settings[k] for k in ("epochs", "backend")}, resume=path)
+    else:
+        run = Run(settings)
+    c = run.config
+    print("%s: vocabulary %d, backend %s" % (run.corpus.name, len(run.vocab), c["backend"]),
+          file=sys.stderr)
+    history = run.fit(path)
+    rows = [dict(epoch=r["epoch"], learning_rate=r["learning_rate"],
+                 train_perplexity=r["train_perplexity"],
+                 valid_perplexity=r["valid_perplexity"], tokens_per_s=r["tokens_per_s"])
+            for r in history]
+    test = run.evaluate("test")
+    tokens = {split: len(lm_stream(run.vocab, getattr(run.corpus, split)))
+              for split in ("train", "valid", "test")}
+    result = dict(corpus=run.corpus.name, tokens=tokens, vocab=len(run.vocab),
+                  backend=c["backend"], epochs=rows, test_perplexity=test["perplexity"],
+                  train_seconds=history[-1]["wall_time"] if history else None,
+                  settings={k: c[k] for k in ("layers", "hidden", "num_steps", "batch_size",
+                                               "learning_rate", "lr_decay", "lr_decay_start",
+                                               "max_grad_norm", "init_range", "epochs",
+                                               "dropout")})
     write_results(out, result)
     print(json.dumps({"valid_perplexity": rows[-1]["valid_perplexity"],
                       "test_perplexity": result["test_perplexity"]}))
@@ -181,11 +141,12 @@ def write_results(out, result):
     s = result["settings"]
     lines = [
         "# Zaremba et al. (2014) small configuration on %s" % result["corpus"], "",
-        "%d×%d LSTM, %d steps, batch %d, SGD lr %g halved after epoch %d, global "
-        "norm clip %g, init ±%g, %d epochs, backend %s." % (
-            s["layers"], s["hidden"], s["steps"], s["batch"], s["learning_rate"],
-            s["decay_start"], s["max_grad_norm"], s["init_range"], s["epochs"],
-            result["backend"]),
+        "%d×%d LSTM, %d steps, batch %d, SGD lr %g times %.3g after every epoch from "
+        "epoch %d on, global norm clip %g, init ±%g, dropout %g, %d epochs, backend %s "
+        "(the engine's stream task, preset %s)." % (
+            s["layers"], s["hidden"], s["num_steps"], s["batch_size"], s["learning_rate"],
+            s["lr_decay"], s["lr_decay_start"], s["max_grad_norm"], s["init_range"],
+            s["dropout"], s["epochs"], result["backend"], PRESET),
         "Tokens (train/valid/test): %s; vocabulary %d." % (
             "/".join(str(result["tokens"][k]) for k in ("train", "valid", "test")),
             result["vocab"]), "",

@@ -148,3 +148,29 @@ def test_fallback_reads_parameters_a_jax_function_updated():
     assert head(2) == pytest.approx(2.0 + 3.0)
     step(np.ones(3))
     assert head(3) == pytest.approx(3.0 + 4.0 + 5.0)
+
+
+def test_numba_backend_equals_pytensor_function_on_the_same_graph():
+    """Outputs and updates of a reshape → matrix product → squared-error graph
+    with givens: the facade on Numba against ``pytensor.function`` in Numba
+    mode (kept small: each Numba op compiles for seconds on a cold cache)."""
+    rng = np.random.RandomState(2)
+    W = pytensor.shared(np.zeros((6, 3)), name="W")
+    x, target = pt.tensor3("x"), pt.matrix("target")
+    flat = pt.matrix("flat")
+    loss = ((flat @ W - target) ** 2).mean()
+    upd = lasagne.updates.sgd(loss, [W], learning_rate=0.5)
+    givens = [(flat, x.reshape((x.shape[0], -1)))]
+    batches = [(rng.randn(4, 2, 3), rng.randn(4, 3)) for _ in range(3)]
+    results = []
+    for compile_ in (lambda: function([x, target], loss, updates=upd, givens=givens,
+                                      mode="numba"),
+                     lambda: pytensor.function([x, target], loss, updates=upd,
+                                               givens=givens, mode="NUMBA")):
+        W.set_value(np.full((6, 3), 0.1))
+        f = compile_()
+        results.append(([float(f(*b)) for b in batches], W.get_value().copy()))
+    (losses_a, W_a), (losses_b, W_b) = results
+    np.testing.assert_allclose(losses_a, losses_b, rtol=1e-12)
+    np.testing.assert_allclose(W_a, W_b, rtol=1e-12)
+    assert np.abs(W_a - 0.1).max() > 1e-3  # the updates were applied
