@@ -23,6 +23,23 @@ Configurations (``--configs`` picks some):
     of 8 and masked) or on micro-batches of 8, then ``apply_mean_grad`` —
     one update per bucketed batch of 32. By default only on the backend that
     was fastest in masked mode; ``--full`` runs them on every backend;
+``ported-script-jax``, ``ported-script-numba`` (the ``ported-script`` family)
+    the same workload written as a Lasagne-era script on the port's three
+    modules only (``import lasagne_lstm as lasagne``, ``import
+    lasagne_lstm.theano as theano``, ``import lasagne_lstm.theano.tensor as
+    T``; see ``ported_script``): ``EmbeddingLayer`` → ``LSTMLayer(...,
+    grad_clipping=5, mask_input=l_mask)`` → ``ReshapeLayer(l, (-1, 256))`` →
+    ``DenseLayer(..., nonlinearity=softmax)``, the loss
+    ``aggregate(categorical_crossentropy(prediction, y.flatten()),
+    mask.flatten(), mode='normalized_sum')``, ``lasagne.updates.adam`` and
+    ``theano.function([x, mask, y], loss, updates=updates)``. ``-jax``: the
+    default backend (one compile per input shape), each batch padded with
+    ``lasagne.utils.pad_to_ladder(X, mask, y)`` in the step (the widths of
+    ``masked-pool-jax``); ``-numba``: ``mode='numba'`` on the batches padded
+    to their longest row (those of ``masked-pool-numba``). Their records add
+    ``compile_seconds_per_shape`` and ``shapes_seen``. ``--quick`` leaves
+    ``ported-script-numba`` out (its cold compile takes minutes); naming it
+    in ``--configs`` runs it;
 ``torch-packed``
     ``nn.Embedding`` → ``nn.LSTM`` on ``pack_padded_sequence`` → ``nn.Linear``
     on the packed outputs → cross-entropy over the real tokens;
@@ -82,7 +99,8 @@ cache folders (cold) and once more with the folders the cold run filled
 Examples::
 
     python benchmarks/lstm_throughput.py --quick --json
-    python benchmarks/lstm_throughput.py                # 11-15 minutes on 2 CPUs
+    python benchmarks/lstm_throughput.py                # 11-15 min on 2 CPUs, before ported-script
+    python benchmarks/lstm_throughput.py --configs ported-script-jax,ported-script-numba,torch-packed
     python benchmarks/lstm_throughput.py --full --threads 2
     python benchmarks/lstm_throughput.py --configs masked-pool-c,torch-packed
 
@@ -137,6 +155,12 @@ NOTES = [
     "jax: one compiled function per input shape (batch widths padded to the "
     "ladder 4, 8, 12, 16, 24, 32, 44, 60); compile_s is the sum over the "
     "shapes met.",
+    "ported-script-*: the workload as a Lasagne script on lasagne_lstm, "
+    "lasagne_lstm.theano and lasagne_lstm.theano.tensor only (softmax "
+    "DenseLayer, categorical_crossentropy of the probabilities, aggregate "
+    "'normalized_sum', lasagne.updates.adam, theano.function); jax: widths "
+    "padded with lasagne.utils.pad_to_ladder, numba: mode='numba' on batches "
+    "padded to their longest row.",
 ]
 
 
@@ -148,9 +172,11 @@ def parse_args(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Configuration names: masked-pool-<b>, masked-none-<b>, "
                "accum-mb1-<b>, accum-mb8-<b> (b in c, numba, jax), "
+               "ported-script-jax, ported-script-numba, "
                "torch-packed, torch-cell. --quick sets "
-               "--batches 6 --warmup 1 --repeats 1 and skips the cold/warm "
-               "compile section (explicit flags still win).")
+               "--batches 6 --warmup 1 --repeats 1, skips the cold/warm "
+               "compile section and leaves ported-script-numba out (explicit "
+               "flags and --configs still win).")
     p.add_argument("--quick", action="store_true",
                    help="small smoke run, under 3 minutes with warm caches")
     p.add_argument("--full", action="store_true",
@@ -480,6 +506,158 @@ def worker_ours(spec):
     return out
 
 
+#: The backends of the ported-script rows: jax (the default, as the script
+#: is written) and numba (``mode='numba'``).
+PORTED_BACKENDS = ("jax", "numba")
+
+
+def ported_script(vocab_size, embedding, hidden, grad_clipping, mode=None):
+    """The workload as a Lasagne-era script writes it, on the three modules
+    of the port and nothing else. ``mode`` is passed to ``theano.function``
+    (None: the project's default backend, JAX). Returns the compiled
+    ``train(x, mask, y)`` (it returns the normalised loss) and the network's
+    parameters."""
+    import lasagne_lstm as lasagne
+    import lasagne_lstm.theano as theano
+    import lasagne_lstm.theano.tensor as T
+
+    x = T.imatrix("x")
+    mask = T.matrix("mask")
+    y = T.imatrix("y")
+
+    l_in = lasagne.layers.InputLayer((None, None), input_var=x)
+    l_mask = lasagne.layers.InputLayer((None, None), input_var=mask)
+    l_emb = lasagne.layers.EmbeddingLayer(l_in, input_size=vocab_size,
+                                          output_size=embedding)
+    l_lstm = lasagne.layers.LSTMLayer(l_emb, hidden, grad_clipping=grad_clipping,
+                                      mask_input=l_mask)
+    l_flat = lasagne.layers.ReshapeLayer(l_lstm, (-1, hidden))
+    l_out = lasagne.layers.DenseLayer(l_flat, num_units=vocab_size,
+                                      nonlinearity=lasagne.nonlinearities.softmax)
+
+    prediction = lasagne.layers.get_output(l_out)
+    loss = lasagne.objectives.categorical_crossentropy(prediction, y.flatten())
+    loss = lasagne.objectives.aggregate(loss, mask.flatten(), mode="normalized_sum")
+    params = lasagne.layers.get_all_params(l_out, trainable=True)
+    updates = lasagne.updates.adam(loss, params, learning_rate=1e-3)
+
+    if mode is None:
+        train = theano.function([x, mask, y], loss, updates=updates)
+    else:
+        train = theano.function([x, mask, y], loss, updates=updates, mode=mode)
+    return train, params
+
+
+def worker_ported(spec):
+    """``ported-script-<backend>``: :func:`ported_script` on the benchmark's
+    bucketed batches. JAX (the default backend, one compile per shape) gets
+    each batch padded to the width ladder with ``lasagne.utils.pad_to_ladder``
+    inside the step, as a script would do it; Numba gets the batches as the
+    library pads them for a dynamic-shape backend (to their longest row)."""
+    import numpy as np
+    import pytensor
+    import lasagne_lstm as lasagne
+    from lasagne_lstm import backends
+
+    backend = spec["backend"]
+    gpu = spec["device"] == "gpu"
+    if gpu:
+        require_jax_gpu()
+    if backend == "jax":
+        # the script names no backend: the project's default must be JAX here
+        os.environ.pop(backends.BACKEND_VARIABLE, None)
+    pytensor.config.floatX = "float32"
+    lasagne.random.set_rng(np.random.RandomState(spec["seed"]))
+    # every batch padded to its longest row (the dynamic-shape padding)
+    vocab, batches = load_batches(spec, "pool", "numba")
+    rss_before = _maxrss_mb()
+
+    t0 = time.perf_counter()
+    train, params = ported_script(len(vocab), spec["embedding"], spec["hidden"],
+                                  spec["grad_clipping"],
+                                  mode=None if backend == "jax" else backend)
+    build_s = time.perf_counter() - t0
+    # on a dynamic-shape backend theano.function compiles before returning
+    construct_compile_s = train.compile_seconds
+    linker = type(train.mode.linker).__name__
+    expected = "JAXLinker" if backend == "jax" else "NumbaLinker"
+    if linker != expected:
+        raise SystemExit("ported-script-%s compiled with %s, not %s"
+                         % (backend, linker, expected))
+
+    if backend == "jax":
+        def arrays(b):
+            return lasagne.utils.pad_to_ladder(b.X, b.mask, b.y)
+    else:
+        def arrays(b):
+            return b.X, b.mask, b.y
+
+    def width(b):
+        return (lasagne.utils.ladder_width(b.X.shape[1], 4, 1.3)
+                if backend == "jax" else b.X.shape[1])
+
+    def step(b):
+        X, mask, y = arrays(b)
+        loss = train(X, mask, y)
+        # the per-token loss, back to a sum so the pass's mean loss compares
+        return float(loss) * b.n_tokens, b.n_tokens
+
+    # first call minus a warm call on each batch with a new shape, and
+    # what the function object itself counted (JAX: per shape, first call
+    # included; Numba: the compile in theano.function)
+    per_shape, seen = [], set()
+    first_s = warm_s = 0.0
+    for b in (batches if spec["all_shapes"] else batches[:1]):
+        key = (b.X.shape[0], width(b)) if train.static else "any"
+        if key in seen:
+            continue
+        seen.add(key)
+        before = train.compile_seconds
+        t0 = time.perf_counter()
+        step(b)
+        t1 = time.perf_counter()
+        step(b)
+        t2 = time.perf_counter()
+        first_s += t1 - t0
+        warm_s += t2 - t1
+        per_shape.append(dict(
+            shape=list(key) if train.static else None,
+            first_minus_warm_s=max((t1 - t0) - (t2 - t1), 0.0),
+            compile_seconds=train.compile_seconds - before
+            + (construct_compile_s if not train.static else 0.0)))
+    out = dict(build_s=build_s - construct_compile_s,
+               compile_s=construct_compile_s + sum(p["first_minus_warm_s"]
+                                                   for p in per_shape),
+               first_calls_s=first_s, warm_calls_s=warm_s,
+               compiled_batches=len(per_shape),
+               function_compile_seconds=train.compile_seconds,
+               compile_seconds_per_shape=per_shape,
+               shapes_seen=train.shapes_seen if train.static else 1,
+               compiled_functions=train.compiled,
+               linker=linker)
+    if not spec["compile_only"]:
+        out.update(_time_passes(step, batches, spec))
+        n = out["timed_batches"]
+        tokens = sum(b.n_tokens for b in batches[:n])
+        cells = sum(b.X.shape[0] * width(b) for b in batches[:n])
+        out["padding_fraction"] = 1.0 - tokens / cells
+        # the counters again: a timed pass must not have compiled anything
+        out["function_compile_seconds_end"] = train.compile_seconds
+        out["shapes_seen_end"] = train.shapes_seen if train.static else 1
+    out.update(rss_before_mb=rss_before, peak_rss_mb=_maxrss_mb(),
+               vocab=len(vocab), pytensor=pytensor.__version__,
+               compiledir=str(pytensor.config.compiledir))
+    if backend == "jax":
+        import jax
+        out["jax"] = jax.__version__
+        out["jax_device"] = jax.devices()[0].device_kind
+        out["shared_values_on"] = value_devices(params)
+    if gpu:
+        out.update(jax_gpu_memory())
+    out["rss_delta_mb"] = out["peak_rss_mb"] - rss_before
+    return out
+
+
 def require_jax_gpu():
     try:
         import jax
@@ -653,6 +831,8 @@ def run_worker(spec_json):
     cpus = pin_cpus(spec["threads"]) if spec["pin"] else None
     if spec["kind"] == "ours":
         out = worker_ours(spec)
+    elif spec["kind"] == "ported":
+        out = worker_ported(spec)
     else:
         out = worker_torch(spec)
     out["cpus"] = cpus
@@ -677,14 +857,23 @@ def ours_spec(args, mode, bucketing, backend, micro_batch=1):
     name = ("masked-%s-%s" % (bucketing, backend) if mode == "masked"
             else "accum-mb%d-%s" % (micro_batch, backend))
     spec = base_spec(args)
-    spec.update(name=name, kind="ours", framework="lasagne-lstm", mode=mode,
+    spec.update(name=name, kind="ours", family=name.rsplit("-", 1)[0],
+                framework="lasagne-lstm", mode=mode,
                 bucketing=bucketing, backend=backend, micro_batch=micro_batch)
+    return spec
+
+
+def ported_spec(args, backend):
+    spec = base_spec(args)
+    spec.update(name="ported-script-%s" % backend, kind="ported",
+                family="ported-script", framework="lasagne-lstm", mode="masked",
+                bucketing="pool", backend=backend, micro_batch=None)
     return spec
 
 
 def torch_spec(args, kind):
     spec = base_spec(args)
-    spec.update(name=kind, kind=kind, framework="pytorch",
+    spec.update(name=kind, kind=kind, family=kind, framework="pytorch",
                 mode="packed" if kind == "torch-packed" else "masked",
                 bucketing="pool", micro_batch=None,
                 backend="torch-cuda" if args.device == "gpu" else "torch-cpu")
@@ -698,8 +887,8 @@ def launch(spec, args, log, cache_root=None, force_cache=False):
            "--worker", json.dumps(spec)]
     log("  %-22s ..." % spec["name"])
     t0 = time.perf_counter()
-    record = {k: spec[k] for k in ("name", "framework", "mode", "bucketing",
-                                   "backend", "micro_batch")}
+    record = {k: spec[k] for k in ("name", "family", "framework", "mode",
+                                   "bucketing", "backend", "micro_batch")}
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
                               timeout=args.timeout, cwd=str(ROOT))
@@ -777,8 +966,14 @@ def aggregate(records):
     return out
 
 
+#: Left out of --quick's default set (still run when --configs names them).
+QUICK_SKIP = ("ported-script-numba",)
+
+
 def wanted(args, name):
-    return args.configs is None or name in args.configs
+    if args.configs is None:
+        return not (args.quick and name in QUICK_SKIP)
+    return name in args.configs
 
 
 def main(argv=None):
@@ -841,6 +1036,8 @@ def main(argv=None):
                               else [fastest_masked])
             others = [ours_spec(args, "accumulate", "pool", b, mb)
                       for b in accum_backends for mb in (1, 8)]
+            others += [ported_spec(args, b) for b in PORTED_BACKENDS
+                       if b in backends]
             if has_torch:
                 others += [torch_spec(args, kind)
                            for kind in ("torch-packed", "torch-cell")]
@@ -1047,16 +1244,16 @@ def print_table(report):
           "tokens per CPU second; compile = first call - warm call; dRSS = peak RSS "
           "- RSS before the model was built; vs pt = tokens/s / torch-packed's")
     print()
-    head = ("%-18s %8s %13s %5s %9s %6s %8s %7s %8s %8s %6s" % (
+    head = ("%-19s %8s %13s %5s %9s %6s %8s %7s %8s %8s %6s" % (
         "config", "tok/s", "spread", "cpu", "tok/cpu-s", "pad%", "compile", "build",
         "peak MB", "dRSS MB", "vs pt"))
     print(head)
     print("-" * len(head))
     for r in report["configs"]:
         if "error" in r:
-            print("%-18s FAILED: %s" % (r["name"], r["error"][:100]))
+            print("%-19s FAILED: %s" % (r["name"], r["error"][:100]))
             continue
-        print("%-18s %8.0f %13s %5.2f %9.0f %6.1f %7.1fs %6.1fs %8.0f %8.0f %6s" % (
+        print("%-19s %8.0f %13s %5.2f %9.0f %6.1f %7.1fs %6.1fs %8.0f %8.0f %6s" % (
             r["name"], r["tokens_per_s"],
             "%.0f-%.0f" % (r["tokens_per_s_min"], r["tokens_per_s_max"]),
             r["cpu_per_wall"], r["tokens_per_cpu_s"], 100 * r["padding_fraction"], r["compile_s"], r["build_s"],
