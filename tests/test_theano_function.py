@@ -98,6 +98,24 @@ def test_static_backend_cache_is_bounded_and_warns_once(capsys):
     assert len(lines) == 1 and "pad_to_ladder" in lines[0]
 
 
+def test_jax_outputs_are_writable_numpy_arrays_as_in_theano():
+    # a char-rnn idiom: ``ix_to_char[np.argmax(probs(x).ravel())]`` needs a
+    # hashable NumPy integer, which a JAX output does not give
+    x = pt.matrix("x")
+    f = function([x], [pt.exp(x) / pt.exp(x).sum(axis=1, keepdims=True), x.sum()],
+                 backend="jax")
+    xs = np.array([[0.0, 2.0, 1.0]])
+    for _ in range(2):  # the first call (compiling) and a cached one
+        probs, total = f(xs)
+        assert type(probs) is np.ndarray and type(total) is np.ndarray
+        assert total.shape == () and total == pytest.approx(3.0)
+        np.testing.assert_allclose(probs, np.exp(xs) / np.exp(xs).sum(), rtol=1e-12)
+        assert {1: "b"}[np.argmax(probs.ravel())] == "b"
+        probs[0, 0] = -1.0  # writable, as Theano's outputs are
+    single = function([x], x * 2, backend="jax")
+    assert type(single(xs)) is np.ndarray
+
+
 def test_wrong_rank_is_a_one_line_type_error():
     x = pt.matrix("x")
     f = function([x], x.sum(), backend="jax")

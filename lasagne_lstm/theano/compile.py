@@ -158,9 +158,22 @@ class _HostValues:
 
     def __call__(self, *args):
         for var in self.shared:
-            if type(var.container.storage[0]).__module__.startswith("jax"):
+            if _is_jax_array(var.container.storage[0]):
                 var.set_value(np.asarray(var.container.storage[0]))
         return self.fn(*args)
+
+
+def _is_jax_array(value):
+    return type(value).__module__.startswith("jax")  # jax and jaxlib
+
+
+def _host_outputs(result):
+    """A JAX function's outputs as Theano returns them: writable NumPy arrays
+    (0-d for scalars), not JAX arrays, which are immutable, unhashable, and
+    stay JAX arrays through NumPy calls such as ``np.argmax``."""
+    if isinstance(result, list):
+        return [np.array(v) if _is_jax_array(v) else v for v in result]
+    return np.array(result) if _is_jax_array(result) else result
 
 
 def _variable(item):
@@ -228,7 +241,7 @@ class BackendFunction:
         fn = self.functions.get(key)
         if fn is not None:
             self.functions.move_to_end(key)
-            return fn(*args)
+            return _host_outputs(fn(*args))
         start = time.perf_counter()
         try:
             with _quiet_tracing():
@@ -242,7 +255,7 @@ class BackendFunction:
             return self._fall_back(exc)(*args)
         self._remember(key, fn)
         self.compile_seconds += time.perf_counter() - start
-        return result
+        return _host_outputs(result)
 
     def _fall_back(self, exc):
         """Switch to a dynamic-shape backend: shapes computed from input
