@@ -1,9 +1,27 @@
 """lasagne-lstm: Lasagne's layer API, centred on LSTMLayer, on PyTensor.
 
-Port a Lasagne script by writing ``import lasagne_lstm as lasagne`` (and
-``import pytensor as theano``).
+Port a Lasagne script by changing its imports::
+
+    import lasagne_lstm as lasagne
+    import lasagne_lstm.theano as theano
+    import lasagne_lstm.theano.tensor as T
+
+The package's two floors: the Lasagne API here (``layers``, ``init``,
+``nonlinearities``, ``objectives``, ``updates``, ``regularization``, ``utils``,
+``random``, the Theano facade ``theano``), and the training framework built
+on it, :mod:`lasagne_lstm.training`.
 """
-from . import random  # noqa: F401  (before init: initializers draw from it)
+import os as _os
+
+if "THEANO_FLAGS" in _os.environ and "PYTENSOR_FLAGS" not in _os.environ:
+    # A Theano-era command line (THEANO_FLAGS=floatX=float32 python train.py):
+    # PyTensor reads only its own variable, so pass on the float type.
+    _flags = [f for f in _os.environ["THEANO_FLAGS"].split(",")
+              if f.strip().startswith("floatX=")]
+    if _flags:
+        _os.environ["PYTENSOR_FLAGS"] = _flags[-1].strip()
+
+from . import random  # noqa: F401,E402  (before init: initializers draw from it)
 from . import utils  # noqa: F401
 from . import init  # noqa: F401
 from . import nonlinearities  # noqa: F401

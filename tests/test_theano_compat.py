@@ -453,3 +453,17 @@ def test_theano_style_snippet_matches_numpy():
         step[index] = 1e-6
         numeric[index] = (numpy_loss(w0 + step) - numpy_loss(w0 - step)) / 2e-6
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_theano_flags_float_type_reaches_pytensor():
+    """A Theano-era ``THEANO_FLAGS=floatX=float32`` command line (in a fresh
+    process: PyTensor reads its flags once, at import)."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"}
+    env["THEANO_FLAGS"] = "device=cuda,floatX=float32"
+    out = subprocess.run([sys.executable, "-c", "import lasagne_lstm.theano as theano; "
+                          "print(theano.config.floatX)"], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.stdout.strip() == "float32", out.stderr

@@ -189,8 +189,10 @@ def count_params(layer, **tags):
 
 
 def get_all_param_values(layer, **tags):
-    """The values of a network's parameters, as a list of numpy arrays."""
-    return [p.get_value() for p in get_all_params(layer, **tags)]
+    """The values of a network's parameters, as a list of numpy arrays
+    (copies: a JAX-compiled function leaves its updated values as immutable
+    JAX arrays)."""
+    return [np.array(p.get_value()) for p in get_all_params(layer, **tags)]
 
 
 def set_all_param_values(layer, values, **tags):
