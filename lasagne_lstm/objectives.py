@@ -8,7 +8,7 @@ Every function here returns an element-wise (or item-wise) expression;
 import numpy as np
 import pytensor.tensor as pt
 
-from .utils import one_hot
+from .utils import log_probabilities, one_hot
 
 __all__ = ["binary_crossentropy", "categorical_crossentropy", "squared_error",
            "aggregate", "binary_hinge_loss", "multiclass_hinge_loss",
@@ -75,8 +75,9 @@ def categorical_crossentropy(predictions, targets):
     """
     predictions = _as_tensor(predictions)
     targets = _as_tensor(targets)
+    log_p = log_probabilities(predictions)
     if targets.ndim == predictions.ndim:
-        return -pt.sum(targets * pt.log(predictions), axis=predictions.ndim - 1)
+        return -pt.sum(targets * log_p, axis=predictions.ndim - 1)
     if targets.ndim == predictions.ndim - 1:
         if predictions.ndim != 2:
             raise TypeError("integer targets need a matrix of predictions, "
@@ -84,9 +85,8 @@ def categorical_crossentropy(predictions, targets):
         if targets.dtype[:3] not in ("int", "uin"):
             raise TypeError("class index targets must be integers, got %s"
                             % targets.dtype)
-        picked = pt.take_along_axis(predictions, targets.dimshuffle(0, "x"),
-                                    axis=1)
-        return -pt.log(picked[:, 0])
+        picked = pt.take_along_axis(log_p, targets.dimshuffle(0, "x"), axis=1)
+        return -picked[:, 0]
     raise TypeError("rank mismatch between targets (%d) and predictions (%d)"
                     % (targets.ndim, predictions.ndim))
 

@@ -314,3 +314,25 @@ def pad_to_ladder(*arrays, multiple=4, growth=1.3, axis=1, value=0):
         pad[axis] = (0, extra)
         out.append(np.pad(a, pad, constant_values=value) if extra else a)
     return out[0] if len(out) == 1 else out
+
+
+def log_probabilities(p):
+    """``log(p)`` for a tensor of probabilities; for the output of a softmax,
+    the log-softmax of its input instead.
+
+    The two are equal, but the log-softmax never takes the log of an
+    underflowed probability, and its gradient is ``softmax - targets``
+    rather than a division by ``p`` pushed back through the softmax: the
+    cross-entropies of :mod:`lasagne_lstm.objectives` and
+    ``lasagne_lstm.theano.tensor.nnet`` use it so that the usual Lasagne loss
+    (a softmax DenseLayer, then a cross-entropy of its probabilities) gets
+    the stable, cheaper graph.
+    """
+    from pytensor.tensor.special import Softmax
+    p = pt.as_tensor_variable(p)
+    node = p.owner
+    if node is not None and isinstance(node.op, Softmax):
+        axis = node.op.axis
+        if axis is not None and tuple(a % p.ndim for a in axis) == (p.ndim - 1,):
+            return pt.special.log_softmax(node.inputs[0], axis=-1)
+    return pt.log(p)

@@ -192,3 +192,25 @@ def test_top_k_single_row():
     labels = pt.constant(np.array([0, 3]))
     res = categorical_accuracy(scores, labels, top_k=3).eval()
     assert res.tolist() in ([0, 1], [False, True])
+
+
+def test_crossentropy_of_a_softmax_is_its_stable_log_softmax():
+    """A softmax output's cross-entropy is taken as the log-softmax of the
+    softmax's input: finite where the probability underflows to 0, with the
+    gradient softmax - one_hot (NumPy reference), for both the Lasagne
+    objective and Theano's ``T.nnet`` version."""
+    from lasagne_lstm import nonlinearities, objectives
+    from lasagne_lstm.theano.tensor import nnet
+    z = np.array([[0.0, 800.0, -5.0], [3.0, 1.0, 2.0]])
+    y = np.array([0, 2], dtype="int32")
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    expected = -log_p[np.arange(2), y]
+    grad = np.exp(log_p)
+    grad[np.arange(2), y] -= 1
+    Z, Y = pt.matrix("Z"), pt.ivector("Y")
+    for loss_of in (objectives.categorical_crossentropy, nnet.categorical_crossentropy):
+        loss = loss_of(nonlinearities.softmax(Z), Y)
+        got, got_grad = pytensor.function([Z, Y], [loss, pytensor.grad(loss.sum(), Z)])(z, y)
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+        np.testing.assert_allclose(got_grad, grad, rtol=1e-9, atol=1e-12)

@@ -10,6 +10,7 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.type import discrete_dtypes, float_dtypes
 
+from ...utils import log_probabilities
 from ..core import not_ported_getattr
 
 __all__ = ["sigmoid", "ultra_fast_sigmoid", "hard_sigmoid", "softplus",
@@ -167,7 +168,7 @@ def categorical_crossentropy(coding_dist, true_dist):
     coding_dist = pt.as_tensor_variable(coding_dist)
     true_dist = pt.as_tensor_variable(true_dist)
     if true_dist.ndim == coding_dist.ndim:
-        return -pt.sum(true_dist * pt.log(coding_dist), axis=-1)
+        return -pt.sum(true_dist * log_probabilities(coding_dist), axis=-1)
     if true_dist.ndim == coding_dist.ndim - 1:
         return crossentropy_categorical_1hot(coding_dist, true_dist)
     raise TypeError("categorical_crossentropy needs true_dist with as many "
@@ -191,8 +192,8 @@ def _pick(values, indices):
 
 def crossentropy_categorical_1hot(coding_dist, true_one_of_n):
     """``-log(coding_dist[i, true_one_of_n[i]])`` for integer targets."""
-    coding_dist = pt.as_tensor_variable(coding_dist)
-    return -pt.log(_pick(coding_dist, pt.as_tensor_variable(true_one_of_n)))
+    log_p = log_probabilities(coding_dist)
+    return -_pick(log_p, pt.as_tensor_variable(true_one_of_n))
 
 
 def crossentropy_softmax_1hot_with_bias(x, b, y_idx):
