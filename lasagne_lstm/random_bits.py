@@ -41,7 +41,7 @@ from pytensor.tensor.type import integer_dtypes
 
 __all__ = ["random_bits", "uniform", "bernoulli", "normal", "as_key",
            "as_shape", "CounterStreams", "loop_step", "current_position",
-           "KEY_WORDS"]
+           "KEY_WORDS", "row_words", "row_uniform", "row_normal"]
 
 #: Words in a key: Threefry's two key words and the high counter word.
 KEY_WORDS = 3
@@ -317,6 +317,75 @@ def _unit_floats(key, shape, ndim, dtype, count, position):
                 * np.asarray(2.0 ** -53, dtype)
         floats.append(value)
     return floats
+
+
+def row_words(seed, step, shape, row_offset=0):
+    """Two words of random bits per element of ``shape``, keyed by the
+    element's *coordinates*: element ``(r, i...)`` holds
+    ``threefry2x32(key=(seed, step), counter=(j, row_offset + r))``, where
+    ``j`` is the C-order index of ``(i...)`` within its row.
+
+    The bits of a position thus depend neither on how many rows a batch has
+    nor on how far its rows are padded: a row split off into a micro-batch
+    (with its ``row_offset``) or padded to another width draws the same
+    numbers at its real positions. This is what makes dropout masks equal in
+    masked and accumulation training.
+
+    Parameters
+    ----------
+    seed, step : int or uint32 scalar tensors
+        The key: a layer's seed and the update number, for instance.
+    shape : see :func:`as_shape`
+        At least one dimension (the rows).
+    row_offset : int or uint32 scalar tensor
+        The global index of the first row.
+
+    Returns
+    -------
+    tuple of two uint32 tensors of ``shape``
+    """
+    shape, ndim = as_shape(shape)
+    if ndim < 1:
+        raise ValueError("row_words needs at least one dimension (the rows)")
+    rows = pt.cast(pt.arange(shape[0]), "uint32")
+    row_counter = _add(rows, pt.cast(row_offset, "uint32"))
+    within = pt.cast(pt.arange(pt.prod(shape[1:])), "uint32")
+    within = within.reshape(shape[1:], ndim=ndim - 1)
+    row_counter = row_counter.reshape((-1,) + (1,) * (ndim - 1), ndim=ndim)
+    return threefry2x32(pt.cast(seed, "uint32"), pt.cast(step, "uint32"),
+                        within[None], row_counter)
+
+
+def _unit_from_words(high, low, dtype):
+    """Uniform floats in [0, 1) from one word (float32: its top 24 bits) or
+    two (float64: 27 + 26 bits)."""
+    mantissa = _SIGNIFICAND_BITS[dtype]
+    if _words_per_float(dtype) == 1:
+        top = high // _u32(1 << (32 - mantissa))
+        return pt.cast(top, dtype) * np.asarray(2.0 ** -mantissa, dtype)
+    high = pt.cast(high // _u32(1 << 5), dtype)
+    low = pt.cast(low // _u32(1 << 6), dtype)
+    return (high * np.asarray(2.0 ** 26, dtype) + low) * np.asarray(2.0 ** -53, dtype)
+
+
+def row_uniform(seed, step, shape, row_offset=0, dtype=None):
+    """Uniform floats in [0, 1), keyed by coordinates (see :func:`row_words`)."""
+    dtype = _float_dtype(dtype)
+    high, low = row_words(seed, step, shape, row_offset)
+    return _unit_from_words(high, low, dtype)
+
+
+def row_normal(seed, step, shape, row_offset=0, dtype=None):
+    """Standard normal floats keyed by coordinates (see :func:`row_words`):
+    Box-Muller on the two words of each element (float32 precision)."""
+    dtype = _float_dtype(dtype)
+    work = "float32" if dtype == "float16" else dtype
+    high, low = row_words(seed, step, shape, row_offset)
+    # 24 bits of each word: u1 < 1 exactly, so log(1 - u1) is finite
+    u1 = pt.cast(_unit_from_words(high, None, "float32"), work)
+    u2 = pt.cast(_unit_from_words(low, None, "float32"), work)
+    radius = pt.sqrt(np.asarray(-2.0, work) * pt.log(np.asarray(1.0, work) - u1))
+    return pt.cast(radius * pt.cos(np.asarray(2.0 * np.pi, work) * u2), dtype)
 
 
 def _as_float_param(value, dtype):

@@ -72,7 +72,9 @@ def test_engine_uses_the_definition():
     assert config.DEFAULTS["num_steps"] == 35
     assert config.RESUMABLE == ("lr_schedule", "lr_decay", "lr_decay_start", "patience",
                                 "epochs", "max_steps", "backend", "checkpoint",
-                                "save_every", "log", "quiet")
+                                "overwrite", "save_every", "log", "quiet")
+    # command-line only: never part of a checkpoint's configuration
+    assert "overwrite" not in config.DEFAULTS and "checkpoint" not in config.DEFAULTS
 
 
 def test_choices_match_the_modules_that_implement_them():

@@ -272,3 +272,35 @@ def test_stream_step_carries_state_like_one_numpy_pass():
     _, restarted, _, _ = step(stream[:, steps:2 * steps], stream[:, steps + 1:],
                               np.zeros((rows, units)), np.zeros((rows, units)))
     assert abs(float(restarted) - losses[1]) > 1e-6
+
+
+def test_a_non_finite_gradient_is_not_applied():
+    """A finite loss whose gradient is not finite (the slope of sqrt|w - x|
+    at w = x) leaves the parameters and the optimizer state as they were, in
+    both modes; a finite step afterwards is applied."""
+    w = pytensor.shared(np.array([0.0, 2.0]), name="w")
+    x = pt.vector("x")
+    loss = pt.sqrt(pt.abs(w - x)).sum()
+    train = core.masked_step([x], loss, [w], "adam", learning_rate=0.1, backend=BACKEND)
+    state = [v.get_value().copy() for v in train.optimizer_state]
+    assert np.isfinite(train(np.array([0.0, 1.0])))
+    assert train.last_applied is False
+    np.testing.assert_array_equal(w.get_value(), [0.0, 2.0])
+    for var, before in zip(train.optimizer_state, state):
+        np.testing.assert_array_equal(var.get_value(), before)
+    train(np.array([1.0, 1.0]))
+    assert train.last_applied is True and w.get_value()[1] < 2.0
+
+    v = pytensor.shared(np.array([0.0, 2.0]), name="v")
+    compute_grad, apply_mean_grad = core.accumulation_functions(
+        [x], pt.sqrt(pt.abs(v - x)).sum(), [v], "sgd", learning_rate=0.1,
+        backend=BACKEND)
+    accumulator = apply_mean_grad.__self__
+    compute_grad(np.array([0.0, 1.0]), np.float64(1.0))
+    apply_mean_grad()
+    assert accumulator.last_applied is False
+    np.testing.assert_array_equal(v.get_value(), [0.0, 2.0])
+    assert all(np.abs(a.get_value()).max() == 0 for a in accumulator.accumulators)
+    compute_grad(np.array([1.0, 1.0]), np.float64(1.0))
+    apply_mean_grad()
+    assert accumulator.last_applied is True and v.get_value()[1] < 2.0

@@ -100,7 +100,7 @@ def test_interrupted_write_keeps_previous_checkpoint(corpus_file, tmp_path, monk
         f.write(b"PK\x03\x04 half a zip")
         raise OSError("disk full")
     monkeypatch.setattr(np, "savez", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(checkpoint.CheckpointError, match="cannot write checkpoint .*disk full"):
         run.save(str(path))
     monkeypatch.undo()
     reloaded = checkpoint.load(path)

@@ -84,6 +84,18 @@ def test_accumulation_equals_masked_with_adam_over_steps():
     assert _max_rel_diff(masked, accumulated) < 1e-5
 
 
+@pytest.mark.parametrize("micro_batch", [1, 3])
+def test_accumulation_equals_masked_with_dropout(micro_batch):
+    """Dropout masks are keyed by (layer seed, update, row, position), so an
+    accumulation cycle draws the masked step's masks: single unpadded
+    sequences without a mask (micro_batch 1) and padded micro-batches of 3."""
+    config = dict(LM_CONFIG, dropout=0.4)
+    start, masked, accumulated, _ = _masked_then_accumulated(config, "sgd", micro_batch)
+    assert _max_rel_diff(masked, accumulated) < 1e-6
+    _, without, _, _ = _masked_then_accumulated(LM_CONFIG, "sgd", micro_batch)
+    assert _max_rel_diff(masked, without) > 1e-3  # dropout did change the update
+
+
 def test_sequence_weighting_and_global_norm_agree_across_modes():
     _, masked, accumulated, _ = _masked_then_accumulated(
         LM_CONFIG, "sgd", 1, weighting="sequences", max_grad_norm=0.05)

@@ -28,6 +28,13 @@ multiple more). ``pad_growth=1`` (the default) allows every multiple of
 width, wants few widths with little padding: multiple 4 and growth 1.3 give
 4, 8, 12, 16, 24, 32, 44, 60, 80, ...
 
+Padded rows: with ``pad_rows`` a batch of ``n`` sequences gets ``batch_size``
+rows when ``n <= batch_size`` and rows from the ladder ``batch_size, ...``
+growing by 1.3 otherwise (``tokens`` batches), the extra rows all padding
+(mask 0); with ``fixed_width`` every batch has the width of the longest
+sequence's rung. Together they keep the number of distinct array shapes, and
+so of compiled functions on a static-shape backend, small.
+
 Every kept sequence appears exactly once per epoch (the one partial batch is
 dropped with ``drop_last``; the ``tokens`` strategy has no partial batch and
 ignores it). The order depends only on ``(seed, epoch)``.
@@ -83,11 +90,14 @@ class Batch:
     int32 labels (classify); ``lengths`` (B,) real steps per row;
     ``n_tokens`` real steps in all (= ``mask.sum()``); ``indices`` (B,) each
     row's position in the iterator's input list; ``pieces`` (B,) the piece
-    number of a split sequence (0 otherwise).
+    number of a split sequence (0 otherwise). With ``pad_rows`` the arrays
+    have ``rows = max(B, pad_rows)`` rows, the last ones padding (mask 0,
+    targets ``pad_id`` or label 0); ``lengths``, ``len()`` and the
+    sequences are the real rows'.
     """
 
     def __init__(self, xs, ys, indices, pieces, task, pad_id=0, pad_multiple=1,
-                 mask_dtype=None, pad_growth=1.0):
+                 mask_dtype=None, pad_growth=1.0, pad_rows=None):
         self._xs = xs
         self._ys = ys
         self.task = task
@@ -101,6 +111,9 @@ class Batch:
         self.n_tokens = int(self.lengths.sum())
         self.width = padded_width(int(self.lengths.max()) if len(xs) else 0,
                                   self.pad_multiple, self.pad_growth)
+        #: rows of the arrays: the real ones, then padding rows (mask 0)
+        self.rows = max(len(xs), int(pad_rows or 0))
+        self._pads_rows = pad_rows is not None
         self._arrays = None
 
     def __len__(self):
@@ -112,8 +125,8 @@ class Batch:
 
     @property
     def cells(self):
-        """B * T: every cell of the padded arrays."""
-        return len(self._xs) * self.width
+        """B * T: every cell of the padded arrays (padding rows included)."""
+        return self.rows * self.width
 
     @property
     def padded_cells(self):
@@ -122,7 +135,7 @@ class Batch:
 
     def _build(self):
         if self._arrays is None:
-            B, T = len(self._xs), self.width
+            B, T = self.rows, self.width
             dtype = self._mask_dtype or floatx()
             X = np.full((B, T), self.pad_id, dtype=np.int32)
             mask = np.zeros((B, T), dtype=dtype)
@@ -134,7 +147,8 @@ class Batch:
                     y[i, :n] = t
                     mask[i, :n] = 1
             else:
-                y = np.asarray(self._ys, dtype=np.int32).reshape(B)
+                y = np.zeros(B, dtype=np.int32)
+                y[:len(self._ys)] = self._ys
                 for i, x in enumerate(self._xs):
                     n = len(x)
                     X[i, :n] = x
@@ -166,8 +180,9 @@ class Batch:
         return [(x, int(y)) for x, y in zip(self._xs, self._ys)]
 
     def micro_batches(self, size):
-        """This batch's rows, in order, as Batches of at most ``size`` rows,
-        each padded only to its own longest row."""
+        """This batch's real rows, in order, as Batches of at most ``size``
+        rows, each padded to its own longest row (and, when this batch pads
+        rows, to ``size`` rows)."""
         size = int(size)
         if size <= 0:
             raise ValueError("micro-batch size must be positive, not %d" % size)
@@ -176,11 +191,12 @@ class Batch:
             out.append(Batch(self._xs[a:a + size], self._ys[a:a + size],
                              self.indices[a:a + size], self.pieces[a:a + size],
                              self.task, self.pad_id, self.pad_multiple,
-                             self._mask_dtype, self.pad_growth))
+                             self._mask_dtype, self.pad_growth,
+                             pad_rows=size if self._pads_rows else None))
         return out
 
     def __repr__(self):
-        return "Batch(%d x %d, %d tokens)" % (len(self), self.width, self.n_tokens)
+        return "Batch(%d x %d, %d tokens)" % (self.rows, self.width, self.n_tokens)
 
 
 class BucketIterator:
@@ -193,7 +209,8 @@ class BucketIterator:
     def __init__(self, sequences, labels=None, batch_size=32, strategy="pool",
                  task="lm", max_len=None, overflow="truncate", pad_id=0, seed=0,
                  drop_last=False, pool_batches=100, boundaries=None,
-                 max_tokens=None, pad_multiple=1, mask_dtype=None, pad_growth=1.0):
+                 max_tokens=None, pad_multiple=1, mask_dtype=None, pad_growth=1.0,
+                 pad_rows=False, fixed_width=False):
         if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size <= 0:
             raise ValueError("batch_size must be a positive integer, not %r" % (batch_size,))
         if strategy not in STRATEGIES:
@@ -236,8 +253,13 @@ class BucketIterator:
         self.pad_multiple = int(pad_multiple)
         self.pad_growth = float(pad_growth)
         self.mask_dtype = mask_dtype
+        self.pad_rows = bool(pad_rows)
         self.input_sequences = len(sequences)
         self._prepare(sequences, labels)
+        self._fixed_width = None
+        if fixed_width and len(self.lengths):
+            self._fixed_width = padded_width(int(self.lengths.max()), self.pad_multiple,
+                                             self.pad_growth)
         self.boundaries = self._check_boundaries(boundaries)
         self.max_tokens = self._check_max_tokens(max_tokens)
 
@@ -315,7 +337,17 @@ class BucketIterator:
         return max_tokens
 
     def _width(self, length):
+        if self._fixed_width is not None:
+            return self._fixed_width
         return padded_width(length, self.pad_multiple, self.pad_growth)
+
+    def padded_rows(self, rows):
+        """The array rows of a batch of ``rows`` sequences: ``rows`` itself, or
+        with ``pad_rows`` the ladder ``batch_size, ...`` growing by 1.3 (a
+        partial batch gets ``batch_size`` rows)."""
+        if not self.pad_rows:
+            return rows
+        return padded_width(rows, self.batch_size, 1.3)
 
     # -- planning ---------------------------------------------------------------
     def _rng(self, epoch):
@@ -386,9 +418,12 @@ class BucketIterator:
 
     def _batch(self, items):
         items = items.tolist()
+        multiple, growth = ((self._fixed_width, 1.0) if self._fixed_width is not None
+                            else (self.pad_multiple, self.pad_growth))
         return Batch([self._xs[k] for k in items], [self._ys[k] for k in items],
                      self._index[items], self._piece[items], self.task, self.pad_id,
-                     self.pad_multiple, self.mask_dtype, self.pad_growth)
+                     multiple, self.mask_dtype, growth,
+                     pad_rows=self.padded_rows(len(items)) if self.pad_rows else None)
 
     def epoch(self, epoch=0):
         """The Batches of ``epoch`` (arrays are built when first used)."""
@@ -413,7 +448,8 @@ class BucketIterator:
         tokens = int(sum(int(L[b].sum()) for b in plan))
         sizes = [len(b) for b in plan]
         widths = [self._width(int(L[b].max())) for b in plan]
-        cells = int(sum(s * w for s, w in zip(sizes, widths)))
+        array_rows = [self.padded_rows(n) for n in sizes]
+        cells = int(sum(r * w for r, w in zip(array_rows, widths)))
         out = {
             "strategy": self.strategy,
             "epoch": int(epoch),
@@ -427,8 +463,10 @@ class BucketIterator:
             "batches": len(plan),
             "mean_batch_rows": float(np.mean(sizes)) if sizes else 0.0,
             "mean_batch_width": float(np.mean(widths)) if widths else 0.0,
-            "max_batch_cells": int(max((s * w for s, w in zip(sizes, widths)), default=0)),
+            "max_batch_cells": int(max((r * w for r, w in zip(array_rows, widths)),
+                                       default=0)),
             "distinct_widths": len(set(widths)),
+            "distinct_shapes": len(set(zip(array_rows, widths))),
             "skipped_by_drop_last": len(L) - rows,
         }
         out.update(self.counts)

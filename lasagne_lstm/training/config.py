@@ -31,6 +31,7 @@ import textwrap
 from typing import Any, Callable, Optional
 
 from .. import backends
+from .errors import SettingsError
 
 # -- the values a choice setting takes ---------------------------------------
 TASKS = ("lm", "classify", "stream")
@@ -366,8 +367,14 @@ SETTINGS = (
     # -- output --------------------------------------------------------------
     Setting("checkpoint", None,
             "write the run's state here (end of training, every epoch, and every "
-            "--save-every updates)", "output", metavar="PATH", in_config=False,
+            "--save-every updates); an existing file is kept unless --overwrite, "
+            "and PATH.lock keeps a second run from writing it at the same time",
+            "output", metavar="PATH", in_config=False,
             resumable=True, default_text="none; with --resume, the resumed file"),
+    Setting("overwrite", False,
+            "let a new run replace an existing --checkpoint file (a resumed run "
+            "always goes on writing its own)", "output", parse=bool, in_config=False,
+            resumable=True),
     Setting("save_every", None, "also save every N updates", "output",
             parse=positive_int, metavar="N", resumable=True, default_text="never"),
     Setting("resume", None, "continue from this checkpoint exactly where it stopped",
@@ -541,12 +548,12 @@ def apply_preset(name, explicit_settings):
 
     Raises
     ------
-    ValueError
-        For an unknown preset name.
+    SettingsError
+        For an unknown preset name (a ValueError).
     """
     if name not in PRESETS:
-        raise ValueError("unknown preset %r: known presets are %s"
-                         % (name, ", ".join(PRESETS)))
+        raise SettingsError("unknown preset %r: known presets are %s"
+                            % (name, ", ".join(PRESETS)))
     return dict(PRESETS[name], **explicit_settings)
 
 
@@ -554,7 +561,7 @@ def resolve(settings):
     """A full configuration: :data:`DEFAULTS` updated with ``settings``."""
     unknown = set(settings) - set(DEFAULTS)
     if unknown:
-        raise ValueError("unknown setting(s) %s" % ", ".join(sorted(unknown)))
+        raise SettingsError("unknown setting(s) %s" % ", ".join(sorted(unknown)))
     return dict(DEFAULTS, **settings)
 
 

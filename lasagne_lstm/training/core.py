@@ -47,7 +47,8 @@ from ..theano import function
 from ..utils import floatX
 
 __all__ = ["OPTIMIZERS", "DEFAULT_LEARNING_RATES", "UpdateRule", "masked_step",
-           "MaskedStep", "GradientAccumulator", "accumulation_functions"]
+           "MaskedStep", "GradientAccumulator", "accumulation_functions",
+           "guard_updates"]
 
 OPTIMIZERS = OrderedDict([
     ("sgd", updates.sgd),
@@ -161,6 +162,28 @@ def _objective(loss):
     return loss
 
 
+def guard_updates(updates, checked):
+    """Updates that take effect only when everything is finite.
+
+    Parameters
+    ----------
+    updates : OrderedDict
+        shared variable -> new value (parameters and the rule's state).
+    checked : list of tensors
+        More values that must be finite (the loss, the gradients).
+
+    Returns
+    -------
+    (OrderedDict, bool scalar tensor)
+        Each update becomes ``switch(finite, new, old)``, so a non-finite
+        loss, gradient or new value leaves every parameter and every state
+        variable as it was; ``finite`` says whether the update was applied.
+    """
+    finite = pt.all([pt.all(pt.isfinite(v)) for v in list(checked) + list(updates.values())])
+    guarded = OrderedDict((var, pt.switch(finite, new, var)) for var, new in updates.items())
+    return guarded, finite
+
+
 def _trainable(params):
     params = list(params)
     if not params:
@@ -185,15 +208,20 @@ class MaskedStep:
         self.params = _trainable(params)
         self.rule = rule
         objective = _objective(loss)
-        upd = rule.updates(pytensor.grad(objective, self.params), self.params)
+        grads = pytensor.grad(objective, self.params)
+        upd, finite = guard_updates(rule.updates(grads, self.params), [objective] + grads)
         self.learning_rate = rule.learning_rate
         self.optimizer_state = rule.state
-        returned = objective if outputs is None else [objective] + list(outputs)
+        self._single = outputs is None
+        returned = [objective] + list(outputs or []) + [finite]
         self.function = function(list(inputs), returned, updates=upd, givens=givens,
                                  backend=backend, name=name, lazy=lazy)
+        self.last_applied = None
 
     def __call__(self, *args):
-        return self.function(*args)
+        *returned, finite = self.function(*args)
+        self.last_applied = bool(finite)
+        return returned[0] if self._single else returned
 
     @property
     def compiled_functions(self):
@@ -233,7 +261,9 @@ def masked_step(inputs, loss, params, update_rule="sgd", learning_rate=None,
     -------
     MaskedStep
         ``train(*values)`` returns the objective (before the update), or
-        ``[objective, *outputs]`` when ``outputs`` are given.
+        ``[objective, *outputs]`` when ``outputs`` are given. An update whose
+        objective, gradients or new values are not all finite is not applied
+        (see :func:`guard_updates`); ``train.last_applied`` tells.
     """
     rule = _as_rule(update_rule, learning_rate, max_grad_norm, rule_kwargs)
     return MaskedStep(inputs, loss, params, rule, outputs=outputs, backend=backend,
@@ -284,6 +314,7 @@ class GradientAccumulator:
         self.optimizer_state = self.rule.state
         self._compute_grads = []
         self._apply = None
+        self.last_applied = None
 
     def compute_grad_function(self, inputs, loss, sums=(), name="compute_grad",
                               givens=None, lazy=False):
@@ -333,20 +364,24 @@ class GradientAccumulator:
     def apply_mean_grad(self):
         """Apply the accumulated gradient with the update rule, zero the
         accumulators; returns the accumulated objective, or ``[objective,
-        *sums]`` when the accumulator keeps sums."""
+        *sums]`` when the accumulator keeps sums. A non-finite objective,
+        gradient or new value skips the update (the accumulators are zeroed
+        all the same); ``last_applied`` tells."""
         if self._apply is None:
             self._apply = self._apply_function()
-        result = self._apply()
+        *result, finite = self._apply()
+        self.last_applied = bool(finite)
         if not self.sums:
             return result[0]
         return result
 
     def _apply_function(self):
-        upd = OrderedDict(self._updates)
         totals = [self.accumulated_objective] + list(self.sums or [])
+        upd, finite = guard_updates(self._updates, [self.accumulated_objective]
+                                    + self.accumulators)
         for var in self.accumulators + totals:
             upd[var] = pt.zeros_like(var)
-        return function([], totals, updates=upd, backend=self.backend,
+        return function([], totals + [finite], updates=upd, backend=self.backend,
                         name="apply_mean_grad", lazy=True)
 
     @property

@@ -4,20 +4,44 @@ checkpoints that survive a crash.
 
 A run is described by one flat configuration dict (see :data:`DEFAULTS`);
 the same dict is stored in every checkpoint, so ``evaluate``, ``generate``
-and ``--resume`` rebuild exactly the same data pipeline and model.
+and ``--resume`` rebuild exactly the same data pipeline and model. Every
+checkpoint also holds the data's fingerprint (files read, their sizes and
+hashes, the split settings), and a resumed run refuses other data.
+
+What a run refuses or reports instead of doing something silently:
+
+* settings that cannot work together, a backend that is not installed, and
+  a model whose parameters, gradients, optimizer state and accumulators
+  would not fit the machine's available memory (:class:`SettingsError`,
+  before anything large is allocated; :func:`estimate_memory`);
+* an update whose loss, gradients or new values are not all finite: the run
+  stops (:class:`TrainingDiverged`) naming the checkpoint that holds the
+  last good state, and no checkpoint is ever written with such values;
+* a stop asked for from outside (:meth:`Run.request_stop`, used by the
+  command line for SIGINT and SIGTERM): the run saves at the end of the
+  current update and raises :class:`TrainingInterrupted`.
+
+Log records carry the run's id (``run``), so that :func:`trim_log` can
+remove, on ``--resume``, the records a run wrote after the checkpoint it
+continues from.
 """
 import contextlib
 import json
 import math
+import os
 import sys
 import time
+import uuid
 
 import numpy as np
 import pytensor
 
+from .. import backends
 from ..random import get_rng, set_rng
 from . import checkpoint
-from .data import Vocabulary, load_corpus
+from .data import DataError, Vocabulary, load_corpus, stream_num_windows
+from .data.corpora import fingerprint_differences
+from .errors import SettingsError
 from .feeds import encode_split, make_feed  # noqa: F401  (encode_split: public here too)
 from .models import build_model
 
@@ -27,7 +51,42 @@ from .config import DEFAULTS, MODEL_KEYS, SCHEDULES
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
+    """An update's loss, gradients or new values were NaN or infinite.
+
+    The message names the update and where the last good state is.
+
+    Attributes
+    ----------
+    step : int
+        The update that diverged (1-based).
+    saved : (str, int) or None
+        The checkpoint holding the last good state and its update number,
+        or None when no checkpoint was written.
+    """
+
+    def __init__(self, message, step=None, saved=None):
+        super().__init__(message)
+        self.step, self.saved = step, saved
+
+
+class TrainingInterrupted(Exception):
+    """A stop was asked for (:meth:`Run.request_stop`); the run stopped at
+    the end of an update, after saving when it had a checkpoint path.
+
+    Attributes
+    ----------
+    signum : int or None
+        The signal that asked for the stop.
+    step, epoch : int
+        Updates made and epochs completed.
+    saved : str or None
+        The checkpoint written, if any.
+    """
+
+    def __init__(self, signum, step, epoch, saved):
+        super().__init__("stopped after update %d%s" % (
+            step, " (saved to %s)" % saved if saved else ""))
+        self.signum, self.step, self.epoch, self.saved = signum, step, epoch, saved
 
 
 class LearningRateSchedule:
@@ -43,8 +102,8 @@ class LearningRateSchedule:
 
     def __init__(self, kind="constant", factor=0.5, start=4, patience=1):
         if kind not in SCHEDULES:
-            raise ValueError("unknown learning-rate schedule %r: expected one of %s"
-                             % (kind, ", ".join(SCHEDULES)))
+            raise SettingsError("unknown learning-rate schedule %r: expected one of %s"
+                                % (kind, ", ".join(SCHEDULES)))
         self.kind, self.factor, self.start, self.patience = kind, factor, start, patience
         self.best = math.inf
         self.bad_epochs = 0
@@ -101,6 +160,236 @@ def _perplexity(loss):
     return float(math.exp(min(loss, 700.0)))
 
 
+# -- settings that cannot work, found before anything is built ---------------
+#: Arrays of state each update rule keeps per parameter (besides scalars
+#: such as Adam's step count).
+OPTIMIZER_STATE_ARRAYS = {"sgd": 0, "momentum": 1, "nesterov_momentum": 1,
+                          "adagrad": 1, "rmsprop": 1, "adadelta": 2, "adam": 2,
+                          "adamax": 2, "amsgrad": 3}
+
+
+def check_backend(backend):
+    """Raise :class:`SettingsError` in one line if ``backend`` cannot run here
+    (its package is not installed)."""
+    try:
+        backends.get_mode(backend)
+    except ImportError as exc:
+        raise SettingsError("--backend %s cannot run here: %s"
+                            % (backend, str(exc).splitlines()[0])) from None
+
+
+def check_settings(config):
+    """Refuse combinations of settings that cannot work, in one line.
+
+    Raises
+    ------
+    SettingsError
+    """
+    c = config
+    if c["tie_embeddings"] and c["task"] != "classify" and c["embedding"] != c["hidden"]:
+        raise SettingsError("--tie-embeddings needs --embedding equal to --hidden "
+                            "(got %d and %d)" % (c["embedding"], c["hidden"]))
+    if c["task"] == "stream" and c["mode"] != "masked":
+        raise SettingsError("--task stream trains one window per update; "
+                            "--mode accumulate does not apply")
+    check_backend(c["backend"])
+
+
+def _recurrent_parameters(cell, n_in, hidden, initial_states):
+    """Parameters of one LSTM (4 gates, 3 peepholes) or GRU (3 gates) layer."""
+    if cell == "lstm":
+        count, states = 4 * (n_in * hidden + hidden * hidden + hidden) + 3 * hidden, 2
+    else:
+        count, states = 3 * (n_in * hidden + hidden * hidden + hidden), 1
+    return count + (states * hidden if initial_states else 0)
+
+
+def parameter_count(model_config):
+    """The number of parameters :func:`build_model` makes for ``model_config``
+    (counted from the settings, without building anything).
+
+    Returns
+    -------
+    (int, int)
+        All parameters, and the largest single parameter array.
+    """
+    c = model_config
+    V, E, H = c["vocab_size"], c["embedding"], c["hidden"]
+    cell = c.get("cell", "lstm")
+    initial_states = not c.get("stateful")
+    count, largest = V * E, V * E
+    if c.get("task", "lm") == "classify":
+        directions = 2 if c.get("bidirectional") else 1
+        count += directions * _recurrent_parameters(cell, E, H, True)
+        count += directions * H * c["num_classes"] + c["num_classes"]
+        largest = max(largest, E * H, H * H, directions * H * c["num_classes"])
+        return count, largest
+    for k in range(c.get("layers", 1)):
+        n_in = E if k == 0 else H
+        count += _recurrent_parameters(cell, n_in, H, initial_states)
+        largest = max(largest, n_in * H, H * H)
+    if c.get("tie_embeddings"):
+        count += V
+    else:
+        count += H * V + V
+        largest = max(largest, H * V)
+    return count, largest
+
+
+def estimate_memory(config, model_config):
+    """Bytes a run needs at least: its parameters, one gradient per parameter,
+    the update rule's state arrays, the accumulators of ``--mode
+    accumulate``, and the float64 draw an initializer makes of the largest
+    parameter. Activations and compiled code come on top.
+
+    Returns
+    -------
+    dict
+        ``parameters``, ``bytes`` and ``parts`` (the words for what was counted).
+    """
+    count, largest = parameter_count(model_config)
+    itemsize = np.dtype(config["float_type"]).itemsize
+    state = OPTIMIZER_STATE_ARRAYS.get(config["optimizer"], 3)
+    accumulators = 1 if config["mode"] == "accumulate" else 0
+    copies = 2 + state + accumulators
+    parts = ["parameters", "gradients"]
+    if state:
+        parts.append("%s's %d state array%s each" % (config["optimizer"], state,
+                                                     "" if state == 1 else "s"))
+    if accumulators:
+        parts.append("accumulators")
+    return {"parameters": count, "bytes": count * copies * itemsize + largest * 8,
+            "parts": parts}
+
+
+def available_memory():
+    """Bytes of memory available to this process: ``MemAvailable`` of
+    ``/proc/meminfo``, lowered to what a cgroup (v2) memory limit leaves;
+    None where unknown."""
+    available = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as f:
+            used = int(f.read().strip())
+        if limit != "max" and available is not None:
+            available = min(available, max(int(limit) - used, 0))
+    except (OSError, ValueError):
+        pass
+    return available
+
+
+def check_memory(config, model_config):
+    """Refuse a model too large for the available memory, before building it.
+
+    Raises
+    ------
+    SettingsError
+        Naming the estimated size in bytes (see :func:`estimate_memory`) and
+        the memory available. No check where the available memory is unknown.
+    """
+    available = available_memory()
+    if available is None:
+        return
+    need = estimate_memory(config, model_config)
+    if need["bytes"] > available:
+        raise SettingsError(
+            "the model is too large for this machine: %s parameters need at least "
+            "%s bytes (%.1f GiB: %s), and %s bytes are available; choose a smaller "
+            "--hidden, --embedding, --layers or --vocab-size" % (
+                format(need["parameters"], ","), format(need["bytes"], ","),
+                need["bytes"] / 2 ** 30, ", ".join(need["parts"]),
+                format(available, ",")))
+
+
+# -- logs ------------------------------------------------------------------------
+def trim_log(path, run_id, step, epoch):
+    """Remove from a JSON-lines log the records that run ``run_id`` wrote
+    after its checkpoint at update ``step`` with ``epoch`` epochs done, so
+    that a resumed run writes each record once.
+
+    Removed: that run's update records with a larger step and its epoch
+    records with a larger step or epoch, and a torn last line (an
+    interrupted write). Records of other runs and lines that are not
+    records are kept. The file is rewritten atomically (temporary file,
+    fsync, rename), only when something is removed.
+
+    Parameters
+    ----------
+    path : str
+    run_id : str or None
+        The run's id (a checkpoint's ``run_id``); None stands for records
+        without one (written before runs had ids).
+    step, epoch : int
+
+    Returns
+    -------
+    int
+        How many lines were removed.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return 0
+    lines = data.split(b"\n")
+    kept, removed = [], 0
+    for i, line in enumerate(lines):
+        last = i == len(lines) - 1
+        if last and not line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            if last:  # a write cut short
+                removed += 1
+            else:
+                kept.append(line)
+            continue
+        if (isinstance(record, dict) and record.get("run") == run_id
+                and _after(record, step, epoch)):
+            removed += 1
+        else:
+            kept.append(line)
+    if not removed:
+        return 0
+    tmp = "%s.trim-%d" % (path, os.getpid())
+    try:
+        with open(tmp, "wb") as f:
+            f.write(b"".join(line + b"\n" for line in kept))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+        except OSError:
+            pass
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return removed
+
+
+def _after(record, step, epoch):
+    """Whether a log record was written after update ``step`` / epoch ``epoch``."""
+    try:
+        if record.get("event") == "update":
+            return record["step"] > step
+        if record.get("event") == "epoch":
+            return record["step"] > step or record["epoch"] > epoch
+    except (KeyError, TypeError):
+        return False
+    return False
+
+
 class Run:
     """One training run: its data, model, step functions and state.
 
@@ -116,19 +405,50 @@ class Run:
         Receives one JSON object per line for every update and epoch.
     progress : bool
         Show progress bars (on stderr).
+    other_data : bool
+        Whether data other than the checkpoint's may be used (evaluating a
+        checkpoint on another corpus); the differences are then listed in
+        :attr:`data_differences`. By default a resumed run refuses them.
+
+    Raises
+    ------
+    SettingsError
+        For settings that cannot work (:func:`check_settings`) and a model
+        too large for the available memory (:func:`check_memory`).
+    DataError
+        For unreadable data, and data that differ from the checkpoint's
+        (unless ``other_data``).
+    CheckpointError
+        For a checkpoint that cannot be read or does not fit.
 
     Setting up a run sets PyTensor's ``floatX`` to ``config['float_type']``;
     initial weights and dropout seeds are drawn from a generator seeded with
     ``config['seed']``.
+
+    Attributes
+    ----------
+    run_id : str or None
+        Identifies the run in log records, kept across resumes (None for a
+        run resumed from a checkpoint written before runs had ids).
+    last_saved : (str, int) or None
+        The checkpoint that holds this run's latest saved state, and its
+        update number: the last one :meth:`save` wrote, else the resumed file.
+    data_differences : list of str
+        How the data differ from the checkpoint's (see ``other_data``).
     """
 
-    def __init__(self, config=None, resume=None, log=None, progress=True):
+    def __init__(self, config=None, resume=None, log=None, progress=True,
+                 other_data=False):
         saved = checkpoint.load(resume) if isinstance(resume, str) else resume
+        if saved is not None and not isinstance(saved.meta.get("config"), dict):
+            raise checkpoint.CheckpointError("%s holds no run configuration"
+                                             % (saved.path or "the checkpoint"))
         base = saved.meta["config"] if saved is not None else {}
         self.config = dict(DEFAULTS, **base)
         self.config.update(config or {})
         c = self.config
         pytensor.config.floatX = c["float_type"]
+        check_settings(c)
         self.log = log
         self.progress = progress
         # a stream is a language model's corpus read as one token sequence
@@ -137,16 +457,39 @@ class Run:
                                   lowercase=c["lowercase"], seed=c["seed"],
                                   encoding=c["encoding"],
                                   max_sequences=c["max_sequences"] or None)
+        self.data_fingerprint = self.corpus.fingerprint()
+        self.data_differences = []
+        if saved is not None and saved.meta.get("data"):
+            self.data_differences = fingerprint_differences(saved.meta["data"],
+                                                            self.data_fingerprint)
+            if self.data_differences and not other_data:
+                raise DataError("%s was trained on other data: %s; --resume needs the "
+                                "data it was trained on" % (
+                                    saved.path or "the checkpoint",
+                                    "; ".join(self.data_differences)))
         if saved is not None:
-            self.vocab = Vocabulary.from_dict(saved.meta["vocab"])
+            try:
+                self.vocab = Vocabulary.from_dict(saved.meta.get("vocab"))
+            except ValueError as exc:
+                raise checkpoint.CheckpointError("%s holds no usable vocabulary: %s" % (
+                    saved.path or "the checkpoint", exc)) from None
         else:
             self.vocab = Vocabulary.build(self.corpus.train, min_count=c["min_count"],
                                           max_size=c["vocab_size"], level=c["level"])
+        check_memory(c, self.model_config())
         with _seeded_package_rng(c["seed"]):
             # a stream has no padding: its model takes no mask
             self.model = build_model(self.model_config(), masked=c["task"] != "stream")
         self.feed = make_feed(c, self.corpus, self.vocab, self.model)
         self.steps = self.feed.steps
+        if c["task"] == "stream":
+            n_ids = len(getattr(self.feed, "train_ids", ()))
+            if stream_num_windows(n_ids, c["batch_size"], c["num_steps"]) == 0:
+                raise SettingsError(
+                    "the training stream of %d tokens is too short for --batch-size %d "
+                    "and --num-steps %d (it needs at least %d tokens)"
+                    % (n_ids, c["batch_size"], c["num_steps"],
+                       c["batch_size"] * (c["num_steps"] + 1)))
         self.schedule = LearningRateSchedule(c["lr_schedule"], c["lr_decay"],
                                              c["lr_decay_start"], c["patience"])
         self.step = 0
@@ -154,6 +497,10 @@ class Run:
         self.position = 0  # next batch (or stream window) within the epoch
         self.epoch_totals = _new_totals()  # the epoch so far, across fit() calls
         self.history = []
+        self.run_id = uuid.uuid4().hex[:12]
+        self.last_saved = None
+        self.saving = False
+        self._stop_signal = None
         if saved is not None:
             self._restore(saved)
 
@@ -182,21 +529,25 @@ class Run:
     # -- checkpoints ---------------------------------------------------------
     def save(self, path):
         """Write the run's full state to ``path`` atomically."""
-        streams = self.model.random_streams()
-        rng_state = {name: [var.get_value().bit_generator.state
-                            for var, _ in stream.state_updates]
-                     for name, stream in streams.items()}
+        # no random state: dropout masks are a function of the layers'
+        # seeds (drawn from --seed) and the update number
         meta = dict(step=self.step, epoch=self.epoch, position=self.position,
                     config=self.config, model_config=self.model_config(),
                     vocab=self.vocab.to_dict(),
                     learning_rate=float(self.steps.learning_rate.get_value()),
-                    schedule=self.schedule.state(), rng=rng_state,
+                    schedule=self.schedule.state(),
                     epoch_totals=self.epoch_totals,
-                    history=self.history)
-        checkpoint.save(path, checkpoint.Checkpoint(
-            {name: p.get_value() for name, p in self.model.params.items()},
-            [v.get_value() for v in self.steps.optimizer_state], meta=meta,
-            carried_state=self.feed.carried_state()))
+                    history=self.history, run_id=self.run_id,
+                    data=self.data_fingerprint)
+        self.saving = True
+        try:
+            checkpoint.save(path, checkpoint.Checkpoint(
+                {name: p.get_value() for name, p in self.model.params.items()},
+                [v.get_value() for v in self.steps.optimizer_state], meta=meta,
+                carried_state=self.feed.carried_state()))
+        finally:
+            self.saving = False
+        self.last_saved = (str(path), self.step)
 
     def _restore(self, saved):
         checkpoint.check_params_match(saved, self.model.params)
@@ -206,23 +557,68 @@ class Run:
         checkpoint.set_values(self.steps.optimizer_state, saved.optimizer_state,
                               "optimizer state")
         meta = saved.meta
+        missing = [key for key in ("step", "epoch", "position", "learning_rate")
+                   if key not in meta]
+        if missing:
+            raise checkpoint.CheckpointError("%s lacks the run's %s" % (
+                saved.path or "the checkpoint", ", ".join(missing)))
         self.step, self.epoch, self.position = meta["step"], meta["epoch"], meta["position"]
         self.steps.learning_rate.set_value(np.asarray(
             meta["learning_rate"], dtype=self.steps.learning_rate.dtype))
         self.schedule.load_state(meta.get("schedule", {}))
         self.epoch_totals = dict(_new_totals(), **meta.get("epoch_totals", {}))
         self.history = list(meta.get("history", []))
-        self.feed.restore_carried_state(saved.carried_state)
-        streams = self.model.random_streams()
-        for name, states in meta.get("rng", {}).items():
-            if name in streams:
-                for (var, _), state in zip(streams[name].state_updates, states):
-                    gen = var.get_value()
-                    gen.bit_generator.state = state
-                    var.set_value(gen)
+        try:
+            self.feed.restore_carried_state(saved.carried_state)
+        except ValueError as exc:  # the feed's words for a state that does not fit
+            raise checkpoint.CheckpointError(str(exc)) from None
+        self.run_id = meta.get("run_id")
+        if saved.path:
+            self.last_saved = (saved.path, self.step)
 
     # -- training ------------------------------------------------------------
+    def request_stop(self, signum=None):
+        """Ask :meth:`fit` to stop at the end of the current update: it saves
+        to its checkpoint path (if any) and raises :class:`TrainingInterrupted`.
+        Safe to call from a signal handler."""
+        if self._stop_signal is None:
+            self._stop_signal = signum if signum is not None else 0
+
+    @property
+    def stop_requested(self):
+        """The signal number of a pending stop (0 without one), or None."""
+        return self._stop_signal
+
+    def _check_stop(self, checkpoint_path):
+        """Save and raise :class:`TrainingInterrupted` if a stop was asked for."""
+        if self._stop_signal is None:
+            return
+        saved = None
+        if checkpoint_path:
+            if self.last_saved != (str(checkpoint_path), self.step):
+                self.save(checkpoint_path)
+            saved = str(checkpoint_path)
+        raise TrainingInterrupted(self._stop_signal or None, self.step, self.epoch, saved)
+
+    def _diverged(self, loss, applied):
+        """The :class:`TrainingDiverged` of update ``self.step + 1``."""
+        step = self.step + 1
+        if applied is False:
+            what = ("update %d (epoch %d) was not applied: its loss, gradients or new "
+                    "values were not all finite (loss %s)" % (step, self.epoch + 1, loss))
+        else:
+            what = "the training loss became %s at update %d (epoch %d)" % (
+                loss, step, self.epoch + 1)
+        if self.last_saved is not None:
+            where = "the last good state is update %d in %s" % (self.last_saved[1],
+                                                                self.last_saved[0])
+        else:
+            where = "no checkpoint was written"
+        return TrainingDiverged("%s; %s; try a lower --learning-rate or --max-grad-norm"
+                                % (what, where), step=step, saved=self.last_saved)
+
     def _emit(self, record):
+        record["run"] = self.run_id
         if record["event"] == "epoch":
             self.history.append(record)
         if self.log is not None:
@@ -238,7 +634,13 @@ class Run:
         Raises
         ------
         TrainingDiverged
-            If a loss is NaN or infinite (the last checkpoint written is kept).
+            If an update was not applied because its loss, gradients or new
+            values were not all finite (the step functions'
+            ``last_update_applied``), or a loss is NaN or infinite. Nothing
+            is saved then: the file keeps the last good state.
+        TrainingInterrupted
+            After :meth:`request_stop`, at the end of the update under way
+            (saved to ``checkpoint_path`` first, when given).
         """
         from tqdm import tqdm
         c = self.config
@@ -247,6 +649,7 @@ class Run:
         while self.epoch < c["epochs"]:
             if max_steps is not None and self.step >= max_steps:
                 break
+            self._check_stop(checkpoint_path)
             batches = self.feed.epoch(self.epoch)
             self.feed.start_epoch(self.position)
             totals = self.epoch_totals
@@ -254,53 +657,60 @@ class Run:
                        unit="window" if c["task"] == "stream" else "batch",
                        desc="epoch %d" % (self.epoch + 1), file=sys.stderr,
                        disable=not self.progress, dynamic_ncols=True)
-            while self.position < len(batches):
-                if max_steps is not None and self.step >= max_steps:
-                    break
-                batch = batches[self.position]
-                t0 = time.perf_counter()
-                compiling = self.steps.compile_seconds
-                loss_sum, n, cells = self.feed.update(batch)
-                seconds = time.perf_counter() - t0
-                compiling = self.steps.compile_seconds - compiling
-                loss = loss_sum / max(n, 1.0)
-                if not np.isfinite(loss):
-                    bar.close()
-                    raise TrainingDiverged(
-                        "the training loss became %s at update %d (epoch %d); try a "
-                        "lower --learning-rate or --max-grad-norm" % (
-                            loss, self.step + 1, self.epoch + 1))
-                self.step += 1
-                self.position += 1
-                for key, value in (("loss", loss_sum), ("targets", n),
-                                   ("cells", cells)):
-                    totals[key] += value
-                if compiling:
-                    totals["compile_seconds"] += compiling
-                else:
-                    totals["seconds"] += seconds
-                    totals["timed_targets"] += n
-                lr = float(self.steps.learning_rate.get_value())
-                self._emit(dict(event="update", step=self.step, epoch=self.epoch + 1,
-                                loss=loss, perplexity=_perplexity(loss), tokens=int(n),
-                                padding_fraction=1.0 - n / max(cells, 1)
-                                if c["task"] != "classify" else None,
-                                tokens_per_s=None if compiling else n / max(seconds, 1e-9),
-                                seconds=seconds, compile_seconds=compiling,
-                                learning_rate=lr,
-                                wall_time=time.perf_counter() - start))
-                bar.set_postfix(loss="%.3f" % loss, tok_s="%.0f" % (_rate(totals) or 0))
-                bar.update(1)
-                if checkpoint_path and c["save_every"] and self.step % c["save_every"] == 0:
-                    self.save(checkpoint_path)
-            bar.close()
+            try:
+                while self.position < len(batches):
+                    if max_steps is not None and self.step >= max_steps:
+                        break
+                    self._check_stop(checkpoint_path)
+                    self._update(batches[self.position], totals, bar, start)
+                    if (checkpoint_path and c["save_every"]
+                            and self.step % c["save_every"] == 0):
+                        self.save(checkpoint_path)
+            finally:
+                bar.close()  # ends the bar's line before anything else is printed
             if self.position >= len(batches):
                 self._end_epoch(totals, start)
                 if checkpoint_path:
                     self.save(checkpoint_path)
         if checkpoint_path:
             self.save(checkpoint_path)
+        self._check_stop(checkpoint_path)  # a stop asked for during the last update
         return self.history
+
+    def _update(self, batch, totals, bar, start):
+        """Train on one batch (or window) and record it."""
+        c = self.config
+        t0 = time.perf_counter()
+        compiling = self.steps.compile_seconds
+        loss_sum, n, cells = self.feed.update(batch, self.step)
+        seconds = time.perf_counter() - t0
+        compiling = self.steps.compile_seconds - compiling
+        loss = loss_sum / max(n, 1.0)
+        # the step functions leave a non-finite update unapplied and say so;
+        # a non-finite loss is the second line of defence
+        applied = getattr(self.steps, "last_update_applied", True)
+        if applied is False or not np.isfinite(loss):
+            raise self._diverged(loss, applied)
+        self.step += 1
+        self.position += 1
+        for key, value in (("loss", loss_sum), ("targets", n), ("cells", cells)):
+            totals[key] += value
+        if compiling:
+            totals["compile_seconds"] += compiling
+        else:
+            totals["seconds"] += seconds
+            totals["timed_targets"] += n
+        lr = float(self.steps.learning_rate.get_value())
+        self._emit(dict(event="update", step=self.step, epoch=self.epoch + 1,
+                        loss=loss, perplexity=_perplexity(loss), tokens=int(n),
+                        padding_fraction=1.0 - n / max(cells, 1)
+                        if c["task"] != "classify" else None,
+                        tokens_per_s=None if compiling else n / max(seconds, 1e-9),
+                        seconds=seconds, compile_seconds=compiling,
+                        learning_rate=lr,
+                        wall_time=time.perf_counter() - start))
+        bar.set_postfix(loss="%.3f" % loss, tok_s="%.0f" % (_rate(totals) or 0))
+        bar.update(1)
 
     def _end_epoch(self, totals, start):
         c = self.config
@@ -315,6 +725,8 @@ class Run:
                                         if c["task"] != "classify" else None),
                       tokens_per_s=_rate(totals),
                       compile_seconds=totals["compile_seconds"],
+                      compiled_functions=self.steps.compiled_functions,
+                      total_compile_seconds=self.steps.compile_seconds,
                       learning_rate=lr, wall_time=time.perf_counter() - start)
         self._emit(record)
         new_lr = self.schedule.end_epoch(self.epoch, valid["loss"], lr)

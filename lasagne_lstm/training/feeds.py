@@ -48,24 +48,32 @@ class BatchFeed:
         window = (c["accumulate"] or c["batch_size"]) if c["mode"] == "accumulate" \
             else c["batch_size"]
         self.train_batches = self.iterator("train", window, c["bucketing"])
-        self.valid_batches = self.iterator("valid", c["batch_size"], "pool")
+        self.valid_batches = self.iterator("valid", c["batch_size"], "pool",
+                                           evaluation=True)
         self.steps = StepFunctions(
             model, mode=c["mode"], optimizer=c["optimizer"],
             learning_rate=c["learning_rate"], max_grad_norm=c["max_grad_norm"],
             backend=c["backend"], weighting=c["weighting"])
 
-    def iterator(self, split, batch_size, strategy):
-        """The bucketing generator over one split."""
+    def iterator(self, split, batch_size, strategy, evaluation=False):
+        """The bucketing generator over one split.
+
+        A static-shape backend compiles one function per (rows, width): its
+        batches are padded to the width ladder and to ``batch_size`` rows
+        (partial batches too), and an evaluation split to one width, so a
+        run compiles a handful of functions.
+        """
         c = self.config
         seqs, labels = encode_split(self.vocab, self.corpus, split)
-        # static-shape backends compile one function per (batch, time)
         multiple, growth = backends.default_padding(c["backend"])
+        static = backends.needs_static_shapes(c["backend"])
         return BucketIterator(seqs, labels=labels, batch_size=batch_size,
                               strategy=strategy, task=c["task"], max_len=c["max_len"],
                               overflow=c["overflow"], pad_id=self.vocab.pad_id,
                               seed=c["seed"],
                               pad_multiple=c["pad_multiple"] or multiple,
-                              pad_growth=c["pad_growth"] or growth)
+                              pad_growth=c["pad_growth"] or growth,
+                              pad_rows=static, fixed_width=static and evaluation)
 
     def epoch(self, epoch):
         return self.train_batches.epoch(epoch)
@@ -73,9 +81,10 @@ class BatchFeed:
     def start_epoch(self, position):
         """Nothing is carried between batches."""
 
-    def update(self, batch):
-        """One update on a batch; returns (loss sum, targets, cells processed)."""
-        loss_sum, n = self.steps.train_batch(batch, self.config["micro_batch"])
+    def update(self, batch, step=0):
+        """Update ``step`` (0-based, it keys the dropout masks) on a batch;
+        returns (loss sum, targets, cells processed)."""
+        loss_sum, n = self.steps.train_batch(batch, self.config["micro_batch"], step)
         return loss_sum, n, self._cells(batch)
 
     def _cells(self, batch):
@@ -91,7 +100,8 @@ class BatchFeed:
     def evaluate(self, split):
         """Summed loss, targets and correct predictions on a split."""
         iterator = (self.valid_batches if split == "valid"
-                    else self.iterator(split, self.config["batch_size"], "pool"))
+                    else self.iterator(split, self.config["batch_size"], "pool",
+                                       evaluation=True))
         loss = targets = correct = 0.0
         for batch in iterator.epoch(0):
             l, n, k = self.steps.evaluate(batch.X, batch.mask, batch.y)
@@ -139,9 +149,13 @@ class StreamFeed:
         if position == 0 or self.states is None:
             self.states = self.steps.initial_states(self.config["batch_size"])
 
-    def update(self, window):
+    def update(self, window, step=0):
+        """Update ``step`` on a window, carrying the state into the next one;
+        an update that was not applied (non-finite) carries nothing."""
         X, y = window
-        loss_sum, n, self.states = self.steps.train(X, y, self.states)
+        loss_sum, n, states = self.steps.train(X, y, self.states, step)
+        if self.steps.last_update_applied:
+            self.states = states
         return loss_sum, n, n
 
     def evaluate(self, split):

@@ -20,8 +20,14 @@ def load_model(path, masked=True):
     """Rebuild the model and vocabulary stored in a checkpoint (no corpus needed)."""
     saved = checkpoint.load(path)
     meta = saved.meta
-    if "model_config" not in meta or "vocab" not in meta:
+    if ("model_config" not in meta or "vocab" not in meta
+            or not isinstance(meta.get("config"), dict)):
         raise checkpoint.CheckpointError("%s holds no model description" % path)
+    try:
+        vocab = Vocabulary.from_dict(meta["vocab"])
+    except ValueError as exc:
+        raise checkpoint.CheckpointError("%s holds no usable vocabulary: %s"
+                                         % (path, exc)) from None
     pytensor.config.floatX = meta["config"].get("float_type", "float32")
     model_config = dict(meta["model_config"])
     # A stream model starts each stream from zero states; the same network
@@ -35,7 +41,7 @@ def load_model(path, masked=True):
         for p in zero_states.values():
             p.set_value(np.zeros_like(p.get_value()))
     _load_params(saved, model, skip=zero_states)
-    return model, Vocabulary.from_dict(meta["vocab"]), meta["config"]
+    return model, vocab, meta["config"]
 
 
 def _load_params(saved, model, skip=()):
@@ -54,15 +60,18 @@ def sample(path, prime="", length=50, temperature=1.0, seed=0, backend=None):
     begin-of-sequence token) through the model and draws the next token from
     the softmax at ``temperature``; an end-of-sequence token starts a new line.
     """
+    from .engine import check_backend
     model, vocab, config = load_model(path)
     if model.task != "lm":
         raise checkpoint.CheckpointError("%s is a classifier; generate needs a "
                                          "language model" % path)
+    backend = backend or config.get("backend", backends.DEFAULT_BACKEND)
+    check_backend(backend)
 
     X, M, _ = symbolic_inputs("lm", True)
     logits = get_output(model.l_out, {model.l_in: X, model.l_mask: M}, deterministic=True)
     all_logits = function([X, M], logits, name="next_token_logits", lazy=True,
-                          backend=backend or config.get("backend", backends.DEFAULT_BACKEND))
+                          backend=backend)
     rng = np.random.RandomState(seed)
     tokens = tokenize(prime, level=config["level"],
                       lowercase=config.get("lowercase", False)) if prime else []

@@ -13,7 +13,7 @@ import pytensor.tensor as pt
 
 from .. import init
 from ..layers import (ConcatLayer, DenseLayer, DropoutLayer, EmbeddingLayer,
-                     Gate, GRULayer, InputLayer, LSTMLayer, ReshapeLayer,
+                     Gate, GRULayer, InputLayer, LSTMLayer, NoiseLayer, ReshapeLayer,
                      get_all_layers, get_all_params)
 
 CELLS = ("lstm", "gru")
@@ -104,24 +104,23 @@ class _Model:
         return OrderedDict((p.name, p) for p in get_all_params(self.l_out))
 
     def variant(self, masked):
-        """The same model (same shared parameters) with or without a mask input."""
+        """The same model (same shared parameters, same noise seeds) with or
+        without a mask input."""
         if masked not in self._variants:
             other = type(self)(self.config, masked=masked, shared=self.params)
+            seeds = {layer.name: layer.seed for layer in get_all_layers(self.l_out)
+                     if isinstance(layer, NoiseLayer)}
+            for layer in get_all_layers(other.l_out):
+                if isinstance(layer, NoiseLayer):
+                    layer.seed = seeds[layer.name]
             other._variants = self._variants
             self._variants[masked] = other
         return self._variants[masked]
 
-    def random_streams(self):
-        """The random streams of every variant's noise layers, by layer name
-        (their states go into checkpoints so a resumed run draws the same
-        dropout masks)."""
-        streams = {}
-        for masked, model in sorted(self._variants.items()):
-            for layer in get_all_layers(model.l_out):
-                if getattr(layer, "_srng", None) is not None:
-                    streams["%s.%s" % ("masked" if masked else "unmasked",
-                                       layer.name)] = layer._srng
-        return streams
+    @property
+    def has_noise(self):
+        """Whether the network draws noise in training (dropout)."""
+        return any(isinstance(layer, NoiseLayer) for layer in get_all_layers(self.l_out))
 
     def _build(self, source):
         raise NotImplementedError

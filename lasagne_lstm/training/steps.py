@@ -52,19 +52,25 @@ def target_nll(logits, targets):
 class LossTerms:
     """The symbolic loss pieces of one model variant on one set of inputs.
 
+    Rows whose mask is all zero (padding rows, which static-shape backends
+    add so that few batch shapes occur) weigh nothing.
+
     Attributes
     ----------
     row_loss : (batch,) summed loss of each sequence's real targets
     row_targets : (batch,) number of real targets per sequence (tokens for a
-        language model, 1 for a classifier)
+        language model, 1 for a classifier; 0 for a padding row)
     correct : scalar, number of correctly predicted real targets
     """
 
-    def __init__(self, model, X, mask, y, deterministic):
+    def __init__(self, model, X, mask, y, deterministic, noise=None):
         inputs = {model.l_in: X}
         if model.masked:
             inputs[model.l_mask] = mask
-        logits = get_output(model.l_out, inputs, deterministic=deterministic)
+        noise_kwargs = {} if noise is None else dict(noise_key=noise[0],
+                                                     noise_row_offset=noise[1])
+        logits = get_output(model.l_out, inputs, deterministic=deterministic,
+                            **noise_kwargs)
         predictions = pt.argmax(logits, axis=-1)
         if model.task == "lm":
             weights = mask if model.masked else pt.ones_like(X, dtype=logits.dtype)
@@ -74,9 +80,11 @@ class LossTerms:
             hits = pt.eq(predictions.reshape(y.shape), y)
             self.correct = (hits * weights).sum()
         else:
-            self.row_loss = target_nll(logits, y)
-            self.row_targets = pt.ones_like(self.row_loss)
-            self.correct = pt.eq(predictions, y).sum()
+            real = (mask.max(axis=1) if model.masked
+                    else pt.ones_like(y, dtype=logits.dtype))
+            self.row_loss = target_nll(logits, y) * real
+            self.row_targets = real
+            self.correct = (pt.eq(predictions, y) * real).sum()
         self.loss_sum = self.row_loss.sum()
         self.n_targets = self.row_targets.sum()
 
@@ -85,9 +93,23 @@ class LossTerms:
         if weighting == "tokens":
             return pt.ones_like(self.row_loss) / self.n_targets
         if weighting == "sequences":
-            return 1.0 / (self.row_targets * self.row_loss.shape[0])
+            real = pt.gt(self.row_targets, 0)
+            rows = real.sum()
+            return pt.switch(real, 1.0 / (pt.maximum(self.row_targets, 1) * rows), 0)
         raise ValueError("unknown weighting %r: expected one of %s"
                          % (weighting, ", ".join(WEIGHTINGS)))
+
+
+def noise_input():
+    """The symbolic noise input of a training step: ``[step key, first row]``
+    (see :mod:`lasagne_lstm.layers.noise`)."""
+    return pt.tensor(dtype="uint32", shape=(2,), name="noise")
+
+
+def noise_value(step, row_offset=0):
+    """The value of :func:`noise_input`: the update number and the index of
+    the micro-batch's first row within its window."""
+    return np.array([step, row_offset], dtype="uint32")
 
 
 def symbolic_inputs(task, masked):
@@ -143,6 +165,9 @@ class StepFunctions:
         self.backend = backend
         self.weighting = weighting
         self.params = get_all_params(model.l_out, trainable=True)
+        # dropout masks are a function of the update number and the row
+        # (an input of each training step), so resumes and both modes agree
+        self.noisy = model.has_noise
         rule = UpdateRule(optimizer, learning_rate, max_grad_norm)
         self._evaluate = None
         if mode == "masked":
@@ -171,35 +196,50 @@ class StepFunctions:
 
     def _terms(self, masked, deterministic=False):
         X, mask, y = symbolic_inputs(self.task, masked)
-        terms = LossTerms(self.model.variant(masked=masked), X, mask, y, deterministic)
-        inputs = [X, mask, y] if masked else [X, y]
+        noise = noise_input() if self.noisy and not deterministic else None
+        terms = LossTerms(self.model.variant(masked=masked), X, mask, y, deterministic,
+                          noise)
+        inputs = ([X, mask, y] if masked else [X, y]) + ([noise] if noise is not None else [])
         return inputs, terms
 
+    def _noise(self, step, row_offset=0):
+        return [noise_value(step, row_offset)] if self.noisy else []
+
+    @property
+    def last_update_applied(self):
+        """Whether the latest update was applied (False when its loss,
+        gradients or new values were not all finite; None before any)."""
+        step = self._train if self.mode == "masked" else self.accumulator
+        return step.last_applied
+
     # -- masked mode ---------------------------------------------------------
-    def train(self, X, mask, y):
-        """One masked update on a padded batch; returns (loss sum, targets)."""
+    def train(self, X, mask, y, step=0):
+        """One masked update on a padded batch; returns (loss sum, targets).
+        ``step`` (the update number) keys the dropout masks."""
         self._require("masked")
-        _, loss_sum, n = self._train(X, mask, y)
+        _, loss_sum, n = self._train(X, mask, y, *self._noise(step))
         return float(loss_sum), float(n)
 
     # -- accumulation mode ---------------------------------------------------
-    def compute_grad(self, X, mask, y, scale):
+    def compute_grad(self, X, mask, y, scale, step=0, row_offset=0):
         """Add ``scale``-weighted gradients of one micro-batch into the
         accumulators.
 
         ``mask`` is None for single unpadded sequences (the graph then has no
         mask at all; not on static-shape backends); ``scale`` holds one
-        weight per row. Returns nothing: the gradients stay in the
-        accumulators.
+        weight per row (0 for padding rows). ``step`` and ``row_offset`` (the
+        micro-batch's first row within its window) key the dropout masks.
+        Returns nothing: the gradients stay in the accumulators.
         """
         self._require("accumulate")
+        noise = self._noise(step, row_offset)
         if mask is None:
             if False not in self._compute_grad:
                 raise ValueError("the %s backend takes padded, masked micro-batches "
                                  "only" % self.backend)
-            self._compute_grad[False](X, y, scale)
+            self._compute_grad[False](X, y, *noise, scale)
         else:
-            self._compute_grad[True](X, mask, y, scale)
+            self._compute_grad[True](X, mask, y, *noise, scale)
 
     def apply_mean_grad(self):
         """Apply the accumulated (already averaged) gradient with the update
@@ -209,7 +249,7 @@ class StepFunctions:
         _, loss_sum, n = self.accumulator.apply_mean_grad()
         return float(loss_sum), float(n)
 
-    def accumulate_batch(self, batch, micro_batch=1):
+    def accumulate_batch(self, batch, micro_batch=1, step=0):
         """One accumulation cycle over a batch: ``compute_grad`` on each
         sequence (``micro_batch=1``: unpadded, no mask) or micro-batch, then
         ``apply_mean_grad``. Returns (loss sum, targets).
@@ -223,28 +263,37 @@ class StepFunctions:
         n_rows = len(lengths)
         total = n_rows if self.task == "classify" else lengths.sum()
 
-        def scales(lens):
+        def scales(lens, rows):
+            """One weight per row of a micro-batch of ``rows`` rows, 0 for
+            the padding rows after the real ``lens``."""
+            weights = np.zeros(rows)
             if self.task == "classify":
                 lens = np.ones(len(lens))
             if self.weighting == "tokens":
-                return floatX(np.full(len(lens), 1.0 / total))
-            return floatX(1.0 / (np.asarray(lens, dtype=float) * n_rows))
+                weights[:len(lens)] = 1.0 / total
+            else:
+                weights[:len(lens)] = 1.0 / (np.asarray(lens, dtype=float) * n_rows)
+            return floatX(weights)
 
         if micro_batch == 1 and not backends.needs_static_shapes(self.backend):
-            for x, y in batch.sequences():
+            for row, (x, y) in enumerate(batch.sequences()):
                 self.compute_grad(np.asarray(x, dtype="int32")[None, :], None,
                                   np.asarray(y, dtype="int32")[None, ...],
-                                  scales([len(x)]))
+                                  scales([len(x)], 1), step, row)
         else:
+            offset = 0
             for mb in batch.micro_batches(micro_batch):
-                self.compute_grad(mb.X, mb.mask, mb.y, scales(mb.lengths))
+                self.compute_grad(mb.X, mb.mask, mb.y,
+                                  scales(mb.lengths, len(mb.X)), step, offset)
+                offset += len(mb)
         return self.apply_mean_grad()
 
-    def train_batch(self, batch, micro_batch=1):
-        """One update on a batch in this object's mode; returns (loss sum, targets)."""
+    def train_batch(self, batch, micro_batch=1, step=0):
+        """Update ``step`` (0-based) on a batch in this object's mode; returns
+        (loss sum, targets)."""
         if self.mode == "masked":
-            return self.train(batch.X, batch.mask, batch.y)
-        return self.accumulate_batch(batch, micro_batch)
+            return self.train(batch.X, batch.mask, batch.y, step)
+        return self.accumulate_batch(batch, micro_batch, step)
 
     def _require(self, mode):
         if self.mode != mode:
@@ -311,6 +360,7 @@ class StreamStepFunctions:
         self.model = model
         self.backend = backend
         self.params = get_all_params(model.l_out, trainable=True)
+        self.noisy = model.has_noise
         inputs, loss_sum, finals = self._graph(deterministic=False)
         self._train = masked_step(inputs, loss_sum / inputs[0].shape[0], self.params,
                                   optimizer, learning_rate, max_grad_norm,
@@ -329,10 +379,14 @@ class StreamStepFunctions:
                   for layer in self.model.state_inputs]
         inputs = {self.model.l_in: X}
         inputs.update(zip(self.model.state_inputs, states))
+        noise = noise_input() if self.noisy and not deterministic else None
+        noise_kwargs = {} if noise is None else dict(noise_key=noise[0],
+                                                     noise_row_offset=noise[1])
         outputs = get_output([self.model.l_out] + self.model.recurrent_layers, inputs,
-                             deterministic=deterministic)
+                             deterministic=deterministic, **noise_kwargs)
         loss_sum = target_nll(outputs[0], y.flatten()).sum()
-        return [X, y] + states, loss_sum, final_states(self.model, outputs[1:])
+        return ([X, y] + states + ([noise] if noise is not None else []), loss_sum,
+                final_states(self.model, outputs[1:]))
 
     def initial_states(self, batch_size):
         """Zero states for the first window."""
@@ -340,9 +394,15 @@ class StreamStepFunctions:
                          dtype=pytensor.config.floatX)
                 for _ in self.model.state_inputs]
 
-    def train(self, X, y, states):
-        """One update on a window; returns (loss sum, tokens, final states)."""
-        _, loss_sum, *finals = self._train(X, y, *states)
+    @property
+    def last_update_applied(self):
+        """Whether the latest update was applied (see :class:`StepFunctions`)."""
+        return self._train.last_applied
+
+    def train(self, X, y, states, step=0):
+        """Update ``step`` on a window; returns (loss sum, tokens, final states)."""
+        noise = [noise_value(step)] if self.noisy else []
+        _, loss_sum, *finals = self._train(X, y, *states, *noise)
         return float(loss_sum), float(np.size(y)), finals
 
     def evaluate(self, X, y, states):

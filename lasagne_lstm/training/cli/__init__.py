@@ -4,8 +4,9 @@ Each subcommand lives in its own module, which provides ``add_parser(subparsers)
 (``add_parsers`` in :mod:`.train`) registering the subcommand with a
 ``func(args) -> int`` default; the flags of a run's settings come from
 :mod:`lasagne_lstm.training.config`. Errors users can cause (bad paths, bad
-flags, bad checkpoints) are :class:`UserError` and are reported as one line on
-stderr with exit status 2, never as a traceback.
+flags, bad checkpoints, bad data, settings that cannot work) are
+:class:`UserError` and are reported as one line on stderr with exit status 2,
+never as a traceback; anything else is a bug and shows one.
 """
 import argparse
 import re
@@ -51,7 +52,9 @@ def main(argv=None):
     int
         The exit status: 0 on success, 2 for a bad command line or another
         mistake of the user's (reported in one line on stderr), 1 when
-        training diverged, 130 when interrupted.
+        training diverged, 130 when interrupted by SIGINT (Ctrl-C) and 143
+        by SIGTERM (``train`` saves its checkpoint first). An unexpected
+        error is a bug: it shows its traceback.
     """
     import warnings
     # PyTensor's C backend warns on every run when it finds no system BLAS;

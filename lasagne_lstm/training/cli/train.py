@@ -1,8 +1,20 @@
-"""``lasagne-lstm train``, ``evaluate`` and ``generate``."""
+"""``lasagne-lstm train``, ``evaluate`` and ``generate``.
+
+``train`` refuses, in one line with exit status 2 and before any training,
+to replace an existing checkpoint without ``--overwrite``, to write a
+checkpoint path that cannot be written, and to write a checkpoint another
+live run is writing (``PATH.lock``; a lock left by a dead process is taken
+over, saying so). On ``--resume`` the records the run wrote to ``--log``
+after its checkpoint are removed first. SIGINT and SIGTERM stop it at the
+end of the current update, saved, with exit status 130 or 143.
+"""
 import argparse
 import contextlib
 import json
+import os
+import signal
 import sys
+import threading
 
 from .. import config
 from .errors import UserError
@@ -89,15 +101,110 @@ def _open_log(path):
 
 
 def _user_errors(fn):
-    """Turn the errors a user can cause into one-line UserErrors."""
+    """Turn the project's user-facing errors (a bad checkpoint, bad data,
+    settings that cannot work) into one-line UserErrors; any other
+    exception is a bug and keeps its traceback."""
     from ..checkpoint import CheckpointError
+    from ..data import DataError
+    from ..errors import SettingsError
 
     def wrapper(args):
         try:
             return fn(args)
-        except (CheckpointError, ValueError, ImportError) as exc:
+        except (CheckpointError, DataError, SettingsError) as exc:
             raise UserError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
     return wrapper
+
+
+class _Abort(BaseException):
+    """A signal that stops ``train`` at once, without saving: one before the
+    run is set up, or a second one while the first is being handled."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _StopOnSignals:
+    """While active, SIGINT and SIGTERM ask the run to stop at the end of the
+    update under way (it saves, then raises TrainingInterrupted). A signal
+    before the run exists, or a second one while the run is not saving,
+    raises :class:`_Abort`; one during a save waits for the save to end.
+
+    A signal the parent process set to be ignored (``SIG_IGN``: a
+    background job of a non-interactive shell ignores SIGINT) stays ignored,
+    as Python itself leaves it. Signal handlers can only be set from the main
+    thread; elsewhere this does nothing.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.run = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        run = self.run
+        if run is not None and run.saving:
+            run.request_stop(signum)  # the save finishes first (it is atomic anyway)
+            return
+        if run is None or run.stop_requested is not None:
+            raise _Abort(signum)
+        run.request_stop(signum)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                if signal.getsignal(signum) != signal.SIG_IGN:
+                    self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info):
+        for signum, handler in self._previous.items():
+            # None: a handler not set from Python, which cannot be put back
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        self._previous = {}
+        return False
+
+
+def _signal_name(signum):
+    try:
+        return signal.Signals(signum).name
+    except (ValueError, TypeError):
+        return "signal %s" % signum
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _check_checkpoint_path(path, args):
+    """Refuse, before any training, a checkpoint path that cannot or must
+    not be written."""
+    from ..checkpoint import check_writable
+    check_writable(path)
+    continuing = args.resume and _same_file(path, args.resume)
+    if os.path.lexists(path) and not continuing and not args.overwrite:
+        raise UserError("%s exists; give --overwrite to replace it, or --resume %s to "
+                        "continue its run" % (path, path))
+
+
+def _trim_log(path, saved):
+    """Remove from the log the records the resumed run wrote after its checkpoint."""
+    from ..engine import trim_log
+    meta = saved.meta
+    try:
+        removed = trim_log(path, meta.get("run_id"), meta.get("step", 0),
+                           meta.get("epoch", 0))
+    except OSError as exc:
+        raise UserError("cannot rewrite the log %s: %s" % (path, exc.strerror or exc)) from None
+    if removed:
+        print("lasagne-lstm train: removed %d record%s written after update %d from %s"
+              % (removed, "" if removed == 1 else "s", meta.get("step", 0), path),
+              file=sys.stderr)
 
 
 def run_train(args):
@@ -134,7 +241,6 @@ def _resume_overrides(checkpoint_path, requested):
 
 
 def _train(args):
-    from ..engine import Run, TrainingDiverged
     requested = _requested_settings(args)
     if args.resume:
         resume, settings = _resume_overrides(args.resume, requested)
@@ -145,28 +251,83 @@ def _train(args):
             raise UserError("--accumulate and --micro-batch apply to --mode accumulate")
     # a resumed run goes on saving into its own file unless told otherwise
     checkpoint_path = args.checkpoint or args.resume
-    with _open_log(args.log) as log:
-        run = Run(settings, resume=resume, log=log, progress=not args.quiet)
-        print("corpus %s: %d train / %d valid sequences, vocabulary %d; %s mode, "
-              "backend %s" % (run.corpus.name, len(run.corpus.train),
-                              len(run.corpus.valid), len(run.vocab),
-                              run.config["mode"], run.config["backend"]),
+    if checkpoint_path:
+        _check_checkpoint_path(checkpoint_path, args)
+    signals = _StopOnSignals()
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(signals)
+            if checkpoint_path:
+                _lock(stack, checkpoint_path)
+            if resume is not None and args.log:
+                _trim_log(args.log, resume)
+            log = stack.enter_context(_open_log(args.log))
+            return _fit(args, settings, resume, log, checkpoint_path, signals)
+    except _Abort as stop:
+        run = signals.run
+        if run is None:
+            what = "before training started; nothing was saved"
+        elif run.last_saved:
+            what = ("again: stopped at once; the last checkpoint is update %d in %s"
+                    % (run.last_saved[1], run.last_saved[0]))
+        else:
+            what = "again: stopped at once; no checkpoint was written"
+        print("lasagne-lstm train: interrupted by %s %s" % (_signal_name(stop.signum), what),
               file=sys.stderr)
-        try:
-            history = run.fit(checkpoint_path)
-        except TrainingDiverged as exc:
-            kept = (" The last good checkpoint is kept in %s." % checkpoint_path
-                    if checkpoint_path else "")
-            print("lasagne-lstm train: stopped: %s.%s" % (exc, kept), file=sys.stderr)
-            return 1
+        return 128 + stop.signum
+
+
+def _lock(stack, checkpoint_path):
+    """Hold the checkpoint's lock until ``stack`` closes; say so on a take-over."""
+    from ..checkpoint import CheckpointLock
+    lock = stack.enter_context(CheckpointLock(checkpoint_path))
+    if lock.taken_over:
+        holder = lock.taken_over
+        if holder.get("unreadable"):
+            print("lasagne-lstm train: %s is unreadable; taking it over" % lock.lock_path,
+                  file=sys.stderr)
+        else:
+            print("lasagne-lstm train: %s was left by process %s, which is no longer "
+                  "running; taking it over" % (lock.lock_path, holder.get("pid")),
+                  file=sys.stderr)
+    return lock
+
+
+def _fit(args, settings, resume, log, checkpoint_path, signals):
+    from ..engine import Run, TrainingDiverged, TrainingInterrupted
+    run = Run(settings, resume=resume, log=log, progress=not args.quiet)
+    signals.run = run
+    print("corpus %s: %d train / %d valid sequences, vocabulary %d; %s mode, "
+          "backend %s" % (run.corpus.name, len(run.corpus.train),
+                          len(run.corpus.valid), len(run.vocab),
+                          run.config["mode"], run.config["backend"]),
+          file=sys.stderr)
+    try:
+        history = run.fit(checkpoint_path)
+    except TrainingDiverged as exc:
+        print("lasagne-lstm train: stopped: %s" % exc, file=sys.stderr)
+        return 1
+    except TrainingInterrupted as stop:
+        if stop.saved:
+            what = ("saved update %d to %s; continue with: lasagne-lstm train --resume %s"
+                    % (stop.step, stop.saved, stop.saved))
+        else:
+            what = "nothing was saved (no --checkpoint)"
+        print("lasagne-lstm train: interrupted by %s after update %d: %s"
+              % (_signal_name(stop.signum), stop.step, what), file=sys.stderr)
+        return 128 + (stop.signum or signal.SIGINT)
     for record in history:
         if run.config["task"] != "classify":
             metric = "valid perplexity %s" % _fmt(record["valid_perplexity"])
         else:
             metric = "valid accuracy %s" % _fmt(record["valid_accuracy"], "%.4f")
-        print("epoch %d: train perplexity %.2f, %s, %s tokens/s"
+        compiled = ""
+        if record.get("compiled_functions") is not None:
+            compiled = ", %d functions compiled (%.1f s in all)" % (
+                record["compiled_functions"], record["total_compile_seconds"])
+        print("epoch %d: train perplexity %.2f, %s, %s tokens/s%s"
               % (record["epoch"], record["train_perplexity"], metric,
-                 _fmt(record["tokens_per_s"], "%.0f")))
+                 _fmt(record["tokens_per_s"], "%.0f"), compiled))
     if checkpoint_path:
         print("checkpoint: %s (update %d)" % (checkpoint_path, run.step))
     return 0
@@ -177,10 +338,11 @@ def _fmt(value, fmt="%.2f"):
 
 
 def _load_run(checkpoint_path, corpus=None, backend=None):
+    """The run of a checkpoint, on its own corpus or another one."""
     from ..engine import Run
     overrides = {k: v for k, v in (("corpus", corpus), ("backend", backend))
                  if v is not None}
-    return Run(overrides, resume=checkpoint_path, progress=False)
+    return Run(overrides, resume=checkpoint_path, progress=False, other_data=True)
 
 
 def run_evaluate(args):
@@ -189,7 +351,25 @@ def run_evaluate(args):
 
 def _evaluate(args):
     run = _load_run(args.checkpoint, args.corpus, args.backend)
+    if run.data_differences:
+        rate = run.corpus.unknown_rate(run.vocab, args.split)
+        print("lasagne-lstm evaluate: warning: %s is not the data %s was trained on "
+              "(%s); %s of its %s tokens are unknown to the checkpoint's vocabulary"
+              % (run.config["corpus"], args.checkpoint, "; ".join(run.data_differences),
+                 "n/a" if rate is None else "%.1f%%" % (100 * rate), args.split),
+              file=sys.stderr)
     result = run.evaluate(args.split)
+    if not result["targets"]:
+        # exit status 2: the number asked for does not exist, and a script
+        # reading it must not take the run for a success
+        raise UserError("the %s split of %s has nothing to evaluate (%d sequences%s); "
+                        "try --split %s, or a corpus with more text" % (
+                            args.split, run.corpus.name,
+                            len(getattr(run.corpus, args.split)),
+                            ", too few tokens for one window of --num-steps %d"
+                            % run.config["num_steps"]
+                            if run.config["task"] == "stream" else "",
+                            "test" if args.split == "valid" else "valid"))
     result["split"] = args.split
     if args.json:
         print(json.dumps(result))

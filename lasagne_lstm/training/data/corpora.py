@@ -9,6 +9,7 @@ files, so only the first load pays for Punkt training and tokenization.
 """
 import csv
 import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -28,7 +29,7 @@ from .vocab import Vocabulary
 
 __all__ = ["Corpus", "CORPORA", "TASKS", "SEGMENTS", "cache_dir", "corpus_dir",
            "is_fetched", "fetch", "prepare", "load_corpus", "load_documents",
-           "strip_gutenberg"]
+           "strip_gutenberg", "fingerprint_differences"]
 
 TASKS = ("lm", "classify")
 SEGMENTS = ("sentences", "lines")
@@ -446,6 +447,10 @@ class Corpus:
     label_names: list = None
     source: str = ""
     seed: int = 0
+    #: What :meth:`fingerprint` describes besides the splits: the files read
+    #: (see :func:`_describe_files`) and the settings that made the splits.
+    files: dict = None
+    settings: dict = None
 
     def split(self, which):
         """(sequences, labels or None) of split "train", "valid" or "test"."""
@@ -457,6 +462,34 @@ class Corpus:
         """A Vocabulary built from the training split only."""
         return Vocabulary.build(self.train, min_count=min_count, max_size=max_size,
                                 level=self.level)
+
+    def fingerprint(self):
+        """What the splits were made from, to tell whether two runs saw the
+        same data (stored in checkpoints; see :func:`fingerprint_differences`).
+
+        Returns
+        -------
+        dict (JSON-serialisable)
+            ``source`` (the name or path given), ``files`` (how many files
+            were read, their total ``bytes`` and a ``sha256`` of their
+            contents and relative names; ``list``: up to 64 of them as
+            ``[name, bytes, sha256]``), ``settings`` (task, level,
+            lowercase, seed, max_sequences, split fractions, segmentation,
+            encoding) and ``sequences`` / ``tokens`` per split.
+        """
+        summary = self.summary()
+        return {"version": 1, "source": self.source, "files": self.files,
+                "settings": self.settings, "sequences": summary["sequences"],
+                "tokens": summary["tokens"]}
+
+    def unknown_rate(self, vocab, split="valid"):
+        """The fraction of a split's tokens that ``vocab`` maps to ``<unk>``
+        (None for an empty split)."""
+        tokens = unknown = 0
+        for seq in getattr(self, split):
+            tokens += len(seq)
+            unknown += sum(1 for token in seq if token not in vocab)
+        return unknown / tokens if tokens else None
 
     @property
     def num_labels(self):
@@ -574,4 +607,128 @@ def load_corpus(source, task="lm", level="word", lowercase=False, seed=0,
         corpus.train_labels, corpus.valid_labels, corpus.test_labels = (
             kept_labels[a:b] for a, b in cuts)
         corpus.label_names = list(label_names)
+    corpus.files = _describe_files(_source_files(os.fspath(source), task, label_names))
+    corpus.settings = {"task": task, "level": level, "lowercase": bool(lowercase),
+                       "seed": int(seed),
+                       "max_sequences": None if max_sequences is None else int(max_sequences),
+                       "split": [round(f, 12) for f in fractions], "segment": segment,
+                       "encoding": encoding}
     return corpus
+
+
+# -- fingerprints -------------------------------------------------------------
+
+#: A fingerprint lists at most this many files one by one (all are hashed).
+_LISTED_FILES = 64
+
+
+def _source_files(source, task, label_names):
+    """(folder, files) a corpus was read from: a named corpus's raw files in
+    its cache folder, a text file, or the ``.txt`` files of a folder (for
+    classification, those of its label subfolders)."""
+    if source in CORPORA:
+        root = corpus_dir(source)
+        if source == "brown":
+            folder = os.path.join(root, _BROWN_DIR)
+            files = sorted(os.path.join(folder, n) for n in os.listdir(folder)
+                           if _BROWN_FILE.match(n))
+        else:
+            files = [_raw_path(source, root)]
+        return root, files
+    if os.path.isdir(source):
+        if task == "classify":
+            files = [f for label in label_names
+                     for f in find_text_files(os.path.join(source, label))]
+        else:
+            files = find_text_files(source)
+        return source, files
+    return os.path.dirname(source) or ".", [source]
+
+
+def _describe_files(folder_and_files):
+    """Sizes and SHA-256 hashes of the files a corpus was read from.
+
+    The combined hash covers each file's content and, for more than one
+    file, its name relative to the folder, so a single text file may be
+    moved or renamed and still count as the same data.
+    """
+    folder, files = folder_and_files
+    combined = hashlib.sha256()
+    listed, total = [], 0
+    for path in files:
+        digest = hashlib.sha256()
+        size = 0
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+                size += len(chunk)
+        name = os.path.relpath(path, folder)
+        if len(files) > 1:
+            combined.update(name.encode("utf-8", "surrogateescape") + b"\0")
+        combined.update(b"%d\0" % size + digest.digest())
+        total += size
+        if len(listed) < _LISTED_FILES:
+            listed.append([name, size, digest.hexdigest()])
+    return {"count": len(files), "bytes": total, "sha256": combined.hexdigest(),
+            "list": listed}
+
+
+def fingerprint_differences(saved, current):
+    """How the data of ``current`` differ from those of ``saved``.
+
+    Parameters
+    ----------
+    saved, current : dict
+        Fingerprints (:meth:`Corpus.fingerprint`).
+
+    Returns
+    -------
+    list of str
+        One short phrase per difference (a changed, added or removed file, a
+        changed setting, a different number of sequences); empty when the
+        data are the same. The paths or names the corpus was given by are
+        not compared.
+    """
+    differences = []
+    for key, value in (current.get("settings") or {}).items():
+        had = (saved.get("settings") or {}).get(key, value)
+        if had != value:
+            differences.append("%s %s (the checkpoint's: %s)" % (key, value, had))
+    files, had = current.get("files") or {}, saved.get("files") or {}
+    if files.get("sha256") != had.get("sha256"):
+        differences.extend(_file_differences(had, files))
+    if not differences:
+        for key in ("sequences", "tokens"):
+            now, then = current.get(key), saved.get(key)
+            if then is not None and now != then:
+                differences.append("the text splits into %s %s (the checkpoint's: %s)" % (
+                    "/".join(str(now[k]) for k in ("train", "valid", "test")), key,
+                    "/".join(str(then[k]) for k in ("train", "valid", "test"))))
+                break
+    return differences
+
+
+def _file_differences(had, files):
+    """Phrases naming the files that changed between two ``files`` entries."""
+    old = {name: (size, sha) for name, size, sha in had.get("list", [])}
+    new = {name: (size, sha) for name, size, sha in files.get("list", [])}
+    complete = (len(old) == had.get("count") and len(new) == files.get("count"))
+    if complete and len(old) == len(new) == 1:
+        # one file each: compare contents whatever the files are called
+        (name, (size, sha)), = new.items()
+        (_, (old_size, old_sha)), = old.items()
+        return ["%s changed (%d bytes, sha256 %s; the checkpoint's: %d bytes, %s)"
+                % (name, size, sha[:12], old_size, old_sha[:12])]
+    if complete:
+        phrases = ["%s changed (%d bytes, sha256 %s; the checkpoint's: %d bytes, %s)"
+                   % (name, new[name][0], new[name][1][:12], old[name][0], old[name][1][:12])
+                   for name in sorted(set(old) & set(new)) if old[name] != new[name]]
+        phrases += ["%s is new" % name for name in sorted(set(new) - set(old))]
+        phrases += ["%s is gone" % name for name in sorted(set(old) - set(new))]
+        if phrases:
+            return phrases[:3] + (["%d more files" % (len(phrases) - 3)]
+                                  if len(phrases) > 3 else [])
+    return ["the %d files read (%d bytes, sha256 %s) are not the checkpoint's %d "
+            "(%d bytes, %s)" % (files.get("count", 0), files.get("bytes", 0),
+                                str(files.get("sha256"))[:12], had.get("count", 0),
+                                had.get("bytes", 0), str(had.get("sha256"))[:12])]
