@@ -19,7 +19,8 @@ setup(
         "jax>=0.4",
     ],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100"],
+        # pytest-xdist: the suite compiles many graphs, one per core at a time
+        "test": ["pytest>=8", "hypothesis>=6.100", "pytest-xdist>=3.5"],
         # torch==2.13.0 is the CPU build kept on the machines' disk; other
         # versions pull a CUDA build of several GB.
         "bench": ["torch==2.13.0"],

@@ -17,11 +17,14 @@ import pytest  # noqa: E402
 @pytest.fixture(autouse=True)
 def _restore_global_settings():
     """Tests may seed the package generator or change floatX (a training run
-    sets it); never let that leak into other tests."""
+    sets it); never let that leak into other tests. Every test starts from
+    Lasagne's default generator, ``np.random`` itself, whatever a
+    module-scoped fixture set before it."""
+    import numpy as np
     import pytensor
     import lasagne_lstm.random as package_random
-    previous_rng = package_random.get_rng()
     previous_floatx = pytensor.config.floatX
+    package_random.set_rng(np.random)
     yield
-    package_random.set_rng(previous_rng)
+    package_random.set_rng(np.random)
     pytensor.config.floatX = previous_floatx
