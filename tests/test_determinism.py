@@ -1,6 +1,6 @@
 """The seed decides everything: two fresh processes training with the same
-seed and dropout end on the same bits, masked and accumulated; a different
-seed ends elsewhere. (On JAX and Numba, in both modes and with micro-batches
+seed and dropout end on the same bits (fast_compile, accumulating single
+sequences); a different seed ends elsewhere. (On JAX and Numba, in both modes and with micro-batches
 of 1 and 3, tests/test_kill_resume.py compares fresh processes too: each
 uninterrupted run against one killed and resumed.)"""
 import json
@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 RUNS = {
-    "fast_compile-masked": dict(backend="fast_compile", mode="masked"),
     "fast_compile-accumulate-mb1": dict(backend="fast_compile", mode="accumulate"),
     "fast_compile-accumulate-mb1-seed2": dict(backend="fast_compile", mode="accumulate",
                                               seed=2),

@@ -164,6 +164,10 @@ def test_kill_nine_at_any_moment_then_resume_gives_the_same_bits(tmp_path):
         assert len(got.optimizer_state) == len(expected.optimizer_state), name
         for a, b in zip(got.optimizer_state, expected.optimizer_state):
             np.testing.assert_array_equal(a, b, err_msg=name)
+        # the epoch the kills split reports the whole epoch's figures
+        for field in ("tokens", "train_loss", "valid_loss"):
+            assert [r[field] for r in got.meta["history"]] == \
+                [r[field] for r in expected.meta["history"]], (name, field)
         records = _records(log)
         assert [r["step"] for r in records if r["event"] == "update"] == \
             list(range(1, TOTAL_STEPS + 1)), name
