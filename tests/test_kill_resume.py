@@ -56,7 +56,6 @@ from lasagne_lstm.training.cli import main
 stall_save = int(os.environ.get("STALL_SAVE_AT", "0"))
 stall_after = os.environ.get("STALL_AFTER", "")
 real_save, real_emit, real_savez = engine.Run.save, engine.Run._emit, np.savez
-saving = []
 
 def half_written(f, **arrays):
     f.write(b"PK\x03\x04 half a checkpoint")
@@ -173,3 +172,6 @@ def test_kill_nine_at_any_moment_then_resume_gives_the_same_bits(tmp_path):
         assert [r["step"] for r in records if r["event"] == "update"] == \
             list(range(1, TOTAL_STEPS + 1)), name
         assert [r["epoch"] for r in records if r["event"] == "epoch"] == [1], name
+        # the killed writers' lock and half-written temporary file are gone
+        assert not os.path.exists(str(ckpt) + ".lock"), name
+    assert not list(tmp_path.glob(".*.tmp-*"))
