@@ -72,3 +72,14 @@ def values(layer, names):
     return {n: getattr(layer, n).get_value() for n in names
             if hasattr(layer, n) and not isinstance(getattr(layer, n),
                                                      InputLayer)}
+
+
+def write_word_corpus(path, seed, words, lines, min_words, max_words):
+    """Write a toy corpus of ``lines`` sentences, each ``min_words`` to
+    ``max_words - 1`` words drawn from ``words`` and ended by " .", seeded."""
+    rng = np.random.RandomState(seed)
+    vocabulary = words.split()
+    text = [" ".join(rng.choice(vocabulary, size=rng.randint(min_words, max_words))) + " ."
+            for _ in range(lines)]
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    return str(path)

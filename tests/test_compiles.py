@@ -4,10 +4,10 @@ batches too), evaluation batches to one width, so a run compiles one function
 per distinct padded shape, a number computed here from the plan alone."""
 import math
 
-import numpy as np
 import pytest
 
 from lasagne_lstm.training.engine import Run
+from numpy_reference import write_word_corpus
 
 
 def _rung(n, multiple, growth):
@@ -21,12 +21,9 @@ def _rung(n, multiple, growth):
 
 @pytest.fixture(scope="module")
 def corpus_file(tmp_path_factory):
-    rng = np.random.RandomState(2)
-    words = "the a cat dog sees likes ball tree red old man child".split()
-    lines = [" ".join(rng.choice(words, size=rng.randint(1, 10))) + " ." for _ in range(90)]
-    path = tmp_path_factory.mktemp("shapes") / "toy.txt"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return str(path)
+    return write_word_corpus(tmp_path_factory.mktemp("shapes") / "toy.txt", seed=2,
+                             words="the a cat dog sees likes ball tree red old man child",
+                             lines=90, min_words=1, max_words=10)
 
 
 def test_compiled_functions_equal_distinct_padded_shapes(corpus_file):

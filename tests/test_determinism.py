@@ -7,8 +7,9 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
+
+from numpy_reference import write_word_corpus
 
 RUNS = {
     "fast_compile-accumulate-mb1": dict(backend="fast_compile", mode="accumulate"),
@@ -18,7 +19,6 @@ RUNS = {
 
 WORKER = """
 import hashlib, json, sys
-import numpy as np
 from lasagne_lstm.training.engine import Run
 runs = json.loads(sys.argv[2])
 digests = {}
@@ -40,12 +40,9 @@ print(json.dumps(digests))
 
 @pytest.fixture(scope="module")
 def corpus_file(tmp_path_factory):
-    rng = np.random.RandomState(5)
-    words = "the a cat dog sees likes ball tree red old".split()
-    lines = [" ".join(rng.choice(words, size=rng.randint(3, 9))) + " ." for _ in range(120)]
-    path = tmp_path_factory.mktemp("seeded") / "toy.txt"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return str(path)
+    return write_word_corpus(tmp_path_factory.mktemp("seeded") / "toy.txt", seed=5,
+                             words="the a cat dog sees likes ball tree red old",
+                             lines=120, min_words=3, max_words=9)
 
 
 def _digests(corpus, processes=2):

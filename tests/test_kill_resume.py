@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from lasagne_lstm.training import checkpoint
+from numpy_reference import write_word_corpus
 
 TOTAL_STEPS, SAVE_EVERY, EPOCH_LENGTH = 7, 2, 6
 
@@ -83,14 +84,6 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def _toy_corpus(path):
-    rng = np.random.RandomState(3)
-    words = "the a cat dog bird sees likes wants ball tree red old".split()
-    lines = [" ".join(rng.choice(words, size=rng.randint(3, 10))) + " ." for _ in range(200)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return str(path)
-
-
 def _run(argv, stall=None, timeout=900):
     """Run the worker; with ``stall``, SIGKILL it at the stall it reports.
     Returns what the worker printed on stderr."""
@@ -134,7 +127,9 @@ def _records(log):
 
 
 def test_kill_nine_at_any_moment_then_resume_gives_the_same_bits(tmp_path):
-    corpus = _toy_corpus(tmp_path / "toy.txt")
+    corpus = write_word_corpus(tmp_path / "toy.txt", seed=3,
+                               words="the a cat dog bird sees likes wants ball tree red old",
+                               lines=200, min_words=3, max_words=10)
     common = [corpus, "--max-sequences", "48", "--embedding", "6", "--hidden", "8",
               "--batch-size", "8", "--dropout", "0.3", "--seed", "4", "--epochs", "3",
               "--max-steps", str(TOTAL_STEPS), "--save-every", str(SAVE_EVERY), "--quiet"]
