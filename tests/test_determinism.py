@@ -19,6 +19,7 @@ RUNS = {
 
 WORKER = """
 import hashlib, json, sys
+import numpy as np
 from lasagne_lstm.training.engine import Run
 runs = json.loads(sys.argv[2])
 digests = {}
