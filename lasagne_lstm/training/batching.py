@@ -179,21 +179,25 @@ class Batch:
             return [(x, y) for x, y in zip(self._xs, self._ys)]
         return [(x, int(y)) for x, y in zip(self._xs, self._ys)]
 
-    def micro_batches(self, size):
+    def micro_batches(self, size, pad_rows=None):
         """This batch's real rows, in order, as Batches of at most ``size``
         rows, each padded to its own longest row (and, when this batch pads
-        rows, to ``size`` rows)."""
+        rows, to ``pad_rows`` rows, by default ``size``)."""
         size = int(size)
         if size <= 0:
             raise ValueError("micro-batch size must be positive, not %d" % size)
-        out = []
-        for a in range(0, len(self._xs), size):
-            out.append(Batch(self._xs[a:a + size], self._ys[a:a + size],
-                             self.indices[a:a + size], self.pieces[a:a + size],
-                             self.task, self.pad_id, self.pad_multiple,
-                             self._mask_dtype, self.pad_growth,
-                             pad_rows=size if self._pads_rows else None))
-        return out
+        return [self.rows_between(a, min(a + size, len(self._xs)), pad_rows or size)
+                for a in range(0, len(self._xs), size)]
+
+    def rows_between(self, start, stop, pad_rows=None):
+        """Real rows ``start`` to ``stop`` (exclusive) as a Batch padded to its
+        own longest row (and, when this batch pads rows, to ``pad_rows``
+        rows, by default ``stop - start``)."""
+        return Batch(self._xs[start:stop], self._ys[start:stop],
+                     self.indices[start:stop], self.pieces[start:stop],
+                     self.task, self.pad_id, self.pad_multiple, self._mask_dtype,
+                     self.pad_growth,
+                     pad_rows=(pad_rows or stop - start) if self._pads_rows else None)
 
     def __repr__(self):
         return "Batch(%d x %d, %d tokens)" % (self.rows, self.width, self.n_tokens)

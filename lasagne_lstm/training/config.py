@@ -45,6 +45,7 @@ OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov_momentum", "adagrad", "rmsprop",
                    "adadelta", "adam", "adamax", "amsgrad")
 SCHEDULES = ("constant", "decay", "plateau")
 FLOAT_TYPES = ("float32", "float64")
+DISTRIBUTED = ("none", "mpi")
 
 #: Argument groups of ``train --help``, in order: name -> what they hold.
 GROUPS = {
@@ -364,6 +365,15 @@ SETTINGS = (
             resumable=True),
     Setting("float_type", "float32", "float type of the computation", "training",
             choices=FLOAT_TYPES, option="--float"),
+    Setting("distributed", "none",
+            "mpi: share every update among the processes of an MPI job "
+            "(mpiexec -n K lasagne-lstm train ... --distributed mpi; needs pip "
+            "install -e '.[mpi]'); the result does not depend on K",
+            "training", choices=DISTRIBUTED, in_config=False, resumable=True),
+    Setting("check_every", 100,
+            "with --distributed mpi, compare a checksum of the parameters across "
+            "ranks every N updates; a mismatch stops every rank", "training",
+            parse=positive_int, metavar="N", resumable=True),
     # -- output --------------------------------------------------------------
     Setting("checkpoint", None,
             "write the run's state here (end of training, every epoch, and every "

@@ -29,6 +29,7 @@ import contextlib
 import json
 import math
 import os
+import signal
 import sys
 import time
 import uuid
@@ -39,6 +40,7 @@ import pytensor
 from .. import backends
 from ..random import get_rng, set_rng
 from . import checkpoint
+from .distributed import check_same_parameters, check_same_run, mpi_world
 from .data import DataError, Vocabulary, load_corpus, stream_num_windows
 from .data.corpora import fingerprint_differences
 from .errors import SettingsError
@@ -310,6 +312,18 @@ def check_memory(config, model_config):
                 format(available, ",")))
 
 
+def _communicator(distributed_setting):
+    """The communicator of a run's ``distributed`` argument (None: one process)."""
+    if distributed_setting in (None, "none"):
+        return None
+    if distributed_setting == "mpi":
+        return mpi_world()
+    if isinstance(distributed_setting, str):
+        raise SettingsError("unknown --distributed %r: expected none or mpi"
+                            % distributed_setting)
+    return distributed_setting
+
+
 # -- logs ------------------------------------------------------------------------
 def trim_log(path, run_id, step, epoch):
     """Remove from a JSON-lines log the records that run ``run_id`` wrote
@@ -409,12 +423,19 @@ class Run:
         Whether data other than the checkpoint's may be used (evaluating a
         checkpoint on another corpus); the differences are then listed in
         :attr:`data_differences`. By default a resumed run refuses them.
+    distributed : None, 'none', 'mpi' or a communicator
+        ``'mpi'`` (or a :class:`~lasagne_lstm.training.distributed.MPICommunicator`)
+        shares every update among the ranks of the MPI job this process
+        belongs to (:mod:`lasagne_lstm.training.distributed`); every rank
+        constructs the run with the same settings. Only rank 0 writes the
+        checkpoint, the log and progress bars.
 
     Raises
     ------
     SettingsError
-        For settings that cannot work (:func:`check_settings`) and a model
-        too large for the available memory (:func:`check_memory`).
+        For settings that cannot work (:func:`check_settings`), a model too
+        large for the available memory (:func:`check_memory`), and ranks of
+        a distributed run given other settings or data than rank 0.
     DataError
         For unreadable data, and data that differ from the checkpoint's
         (unless ``other_data``).
@@ -438,7 +459,7 @@ class Run:
     """
 
     def __init__(self, config=None, resume=None, log=None, progress=True,
-                 other_data=False):
+                 other_data=False, distributed=None):
         saved = checkpoint.load(resume) if isinstance(resume, str) else resume
         if saved is not None and not isinstance(saved.meta.get("config"), dict):
             raise checkpoint.CheckpointError("%s holds no run configuration"
@@ -449,8 +470,14 @@ class Run:
         c = self.config
         pytensor.config.floatX = c["float_type"]
         check_settings(c)
-        self.log = log
-        self.progress = progress
+        self.comm = _communicator(distributed)
+        if self.comm is not None and c["task"] == "stream":
+            raise SettingsError("--distributed mpi trains whole sequences; --task stream "
+                                "(one carried state per row) cannot be distributed yet")
+        # rank 0 alone writes; the other ranks of a job train silently
+        self.writes = self.comm is None or self.comm.rank == 0
+        self.log = log if self.writes else None
+        self.progress = progress and self.writes
         # a stream is a language model's corpus read as one token sequence
         corpus_task = "lm" if c["task"] == "stream" else c["task"]
         self.corpus = load_corpus(c["corpus"], task=corpus_task, level=c["level"],
@@ -480,7 +507,7 @@ class Run:
         with _seeded_package_rng(c["seed"]):
             # a stream has no padding: its model takes no mask
             self.model = build_model(self.model_config(), masked=c["task"] != "stream")
-        self.feed = make_feed(c, self.corpus, self.vocab, self.model)
+        self.feed = make_feed(c, self.corpus, self.vocab, self.model, self.comm)
         self.steps = self.feed.steps
         if c["task"] == "stream":
             n_ids = len(getattr(self.feed, "train_ids", ()))
@@ -501,8 +528,15 @@ class Run:
         self.last_saved = None
         self.saving = False
         self._stop_signal = None
+        # a distributed run stops when any rank asks, after the same update
+        # on every rank: the request is voted in the update's all-reduce
+        self._agreed_stop = None
         if saved is not None:
             self._restore(saved)
+        if self.comm is not None:
+            self.steps.stop_vote = lambda: self._stop_signal is not None
+            check_same_run(self.comm, c, self.data_fingerprint)
+            check_same_parameters(self.comm, self.steps.params, self.step)
 
     # -- set-up --------------------------------------------------------------
     def model_config(self):
@@ -589,16 +623,22 @@ class Run:
         """The signal number of a pending stop (0 without one), or None."""
         return self._stop_signal
 
+    def _pending_stop(self):
+        """The stop to act on now: this process's request, or in a
+        distributed run the one the ranks agreed on."""
+        return self._stop_signal if self.comm is None else self._agreed_stop
+
     def _check_stop(self, checkpoint_path):
         """Save and raise :class:`TrainingInterrupted` if a stop was asked for."""
-        if self._stop_signal is None:
+        signum = self._pending_stop()
+        if signum is None:
             return
         saved = None
         if checkpoint_path:
             if self.last_saved != (str(checkpoint_path), self.step):
                 self.save(checkpoint_path)
             saved = str(checkpoint_path)
-        raise TrainingInterrupted(self._stop_signal or None, self.step, self.epoch, saved)
+        raise TrainingInterrupted(signum or None, self.step, self.epoch, saved)
 
     def _diverged(self, loss, applied):
         """The :class:`TrainingDiverged` of update ``self.step + 1``."""
@@ -645,6 +685,8 @@ class Run:
         from tqdm import tqdm
         c = self.config
         max_steps = c["max_steps"]
+        if not self.writes:
+            checkpoint_path = None
         start = time.perf_counter()
         while self.epoch < c["epochs"]:
             if max_steps is not None and self.step >= max_steps:
@@ -682,9 +724,11 @@ class Run:
         c = self.config
         t0 = time.perf_counter()
         compiling = self.steps.compile_seconds
+        reducing = self._allreduce_seconds()
         loss_sum, n, cells = self.feed.update(batch, self.step)
         seconds = time.perf_counter() - t0
         compiling = self.steps.compile_seconds - compiling
+        reducing = self._allreduce_seconds() - reducing
         loss = loss_sum / max(n, 1.0)
         # the step functions leave a non-finite update unapplied and say so;
         # a non-finite loss is the second line of defence
@@ -693,6 +737,12 @@ class Run:
             raise self._diverged(loss, applied)
         self.step += 1
         self.position += 1
+        if self.comm is not None:
+            if self.steps.stop_agreed and self._agreed_stop is None:
+                # another rank's signal: this one stops as if it had had it
+                self._agreed_stop = self._stop_signal or signal.SIGTERM
+            if self.step % c["check_every"] == 0:
+                check_same_parameters(self.comm, self.steps.params, self.step)
         for key, value in (("loss", loss_sum), ("targets", n), ("cells", cells)):
             totals[key] += value
         if compiling:
@@ -701,16 +751,23 @@ class Run:
             totals["seconds"] += seconds
             totals["timed_targets"] += n
         lr = float(self.steps.learning_rate.get_value())
-        self._emit(dict(event="update", step=self.step, epoch=self.epoch + 1,
-                        loss=loss, perplexity=_perplexity(loss), tokens=int(n),
-                        padding_fraction=1.0 - n / max(cells, 1)
-                        if c["task"] != "classify" else None,
-                        tokens_per_s=None if compiling else n / max(seconds, 1e-9),
-                        seconds=seconds, compile_seconds=compiling,
-                        learning_rate=lr,
-                        wall_time=time.perf_counter() - start))
+        record = dict(event="update", step=self.step, epoch=self.epoch + 1,
+                      loss=loss, perplexity=_perplexity(loss), tokens=int(n),
+                      padding_fraction=1.0 - n / max(cells, 1)
+                      if c["task"] != "classify" else None,
+                      tokens_per_s=None if compiling else n / max(seconds, 1e-9),
+                      seconds=seconds, compile_seconds=compiling,
+                      learning_rate=lr,
+                      wall_time=time.perf_counter() - start)
+        if self.comm is not None:
+            record.update(ranks=self.comm.size, allreduce_seconds=reducing,
+                          allreduce_bytes=self.steps.reducer.nbytes)
+        self._emit(record)
         bar.set_postfix(loss="%.3f" % loss, tok_s="%.0f" % (_rate(totals) or 0))
         bar.update(1)
+
+    def _allreduce_seconds(self):
+        return self.steps.reducer.seconds if self.comm is not None else 0.0
 
     def _end_epoch(self, totals, start):
         c = self.config

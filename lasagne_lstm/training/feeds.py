@@ -19,6 +19,7 @@ import pytensor
 from .. import backends
 from .batching import BucketIterator
 from .data import lm_stream, stream_batches, task_sequences
+from .distributed import DistributedSteps, sum_over_ranks
 from .steps import StepFunctions, StreamStepFunctions
 
 
@@ -39,21 +40,29 @@ class BatchFeed:
         The loaded corpus and its vocabulary.
     model
         A model of :mod:`lasagne_lstm.training.models`.
+    comm : :class:`~lasagne_lstm.training.distributed.MPICommunicator`, optional
+        Share every update and the evaluation among the ranks of an MPI job
+        (:mod:`lasagne_lstm.training.distributed`).
     """
 
-    def __init__(self, config, corpus, vocab, model):
+    def __init__(self, config, corpus, vocab, model, comm=None):
         self.config = c = config
         self.corpus, self.vocab = corpus, vocab
+        self.comm = comm
         # accumulation consumes windows of --accumulate sequences as its batches
         window = (c["accumulate"] or c["batch_size"]) if c["mode"] == "accumulate" \
             else c["batch_size"]
         self.train_batches = self.iterator("train", window, c["bucketing"])
         self.valid_batches = self.iterator("valid", c["batch_size"], "pool",
                                            evaluation=True)
+        # ranks add their shares' gradients into accumulators, whatever the mode
         self.steps = StepFunctions(
-            model, mode=c["mode"], optimizer=c["optimizer"],
-            learning_rate=c["learning_rate"], max_grad_norm=c["max_grad_norm"],
-            backend=c["backend"], weighting=c["weighting"])
+            model, mode="accumulate" if comm is not None else c["mode"],
+            optimizer=c["optimizer"], learning_rate=c["learning_rate"],
+            max_grad_norm=c["max_grad_norm"], backend=c["backend"],
+            weighting=c["weighting"])
+        if comm is not None:
+            self.steps = DistributedSteps(self.steps, comm, c["mode"])
 
     def iterator(self, split, batch_size, strategy, evaluation=False):
         """The bucketing generator over one split.
@@ -103,9 +112,13 @@ class BatchFeed:
                     else self.iterator(split, self.config["batch_size"], "pool",
                                        evaluation=True))
         loss = targets = correct = 0.0
-        for batch in iterator.epoch(0):
-            l, n, k = self.steps.evaluate(batch.X, batch.mask, batch.y)
-            loss, targets, correct = loss + l, targets + n, correct + k
+        for k, batch in enumerate(iterator.epoch(0)):
+            if self.comm is not None and k % self.comm.size != self.comm.rank:
+                continue  # another rank's batch
+            l, n, right = self.steps.evaluate(batch.X, batch.mask, batch.y)
+            loss, targets, correct = loss + l, targets + n, correct + right
+        if self.comm is not None:
+            loss, targets, correct = sum_over_ranks(self.comm, [loss, targets, correct])
         return loss, targets, correct
 
     def carried_state(self):
@@ -187,7 +200,10 @@ class StreamFeed:
         self.states = [np.asarray(a, dtype=pytensor.config.floatX) for a in arrays]
 
 
-def make_feed(config, corpus, vocab, model):
-    """The feed a run's task needs."""
-    cls = StreamFeed if config["task"] == "stream" else BatchFeed
-    return cls(config, corpus, vocab, model)
+def make_feed(config, corpus, vocab, model, comm=None):
+    """The feed a run's task needs (``comm``: see :class:`BatchFeed`)."""
+    if config["task"] == "stream":
+        if comm is not None:
+            raise ValueError("--task stream cannot be distributed")
+        return StreamFeed(config, corpus, vocab, model)
+    return BatchFeed(config, corpus, vocab, model, comm)

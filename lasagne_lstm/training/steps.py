@@ -259,34 +259,48 @@ class StepFunctions:
         so that a handful of lengths, not every length, needs its own
         compiled function.
         """
-        lengths = np.asarray(batch.lengths, dtype=float)
-        n_rows = len(lengths)
-        total = n_rows if self.task == "classify" else lengths.sum()
+        self.accumulate_rows(batch, micro_batch, step, batch.lengths)
+        return self.apply_mean_grad()
 
-        def scales(lens, rows):
-            """One weight per row of a micro-batch of ``rows`` rows, 0 for
+    def accumulate_rows(self, rows, micro_batch, step, window_lengths, row_offset=0,
+                        pad_rows=None):
+        """``compute_grad`` over ``rows``, a Batch holding some consecutive
+        rows of a window whose real lengths are ``window_lengths``, starting
+        at row ``row_offset``: the weights and dropout masks are the whole
+        window's (see the module text), so that the rows' gradients, added
+        up with the other rows' (in this process or others), make the
+        window's gradient. Applies nothing.
+
+        ``pad_rows``: rows of each padded micro-batch on static-shape
+        backends (default ``micro_batch``).
+        """
+        window_lengths = np.asarray(window_lengths, dtype=float)
+        window_rows = len(window_lengths)
+        total = window_rows if self.task == "classify" else window_lengths.sum()
+
+        def scales(lens, n_rows):
+            """One weight per row of a micro-batch of ``n_rows`` rows, 0 for
             the padding rows after the real ``lens``."""
-            weights = np.zeros(rows)
+            weights = np.zeros(n_rows)
             if self.task == "classify":
                 lens = np.ones(len(lens))
             if self.weighting == "tokens":
                 weights[:len(lens)] = 1.0 / total
             else:
-                weights[:len(lens)] = 1.0 / (np.asarray(lens, dtype=float) * n_rows)
+                weights[:len(lens)] = 1.0 / (np.asarray(lens, dtype=float) * window_rows)
             return floatX(weights)
 
         if micro_batch == 1 and not backends.needs_static_shapes(self.backend):
-            for row, (x, y) in enumerate(batch.sequences()):
+            for row, (x, y) in enumerate(rows.sequences(), start=row_offset):
                 self.compute_grad(np.asarray(x, dtype="int32")[None, :], None,
                                   np.asarray(y, dtype="int32")[None, ...],
                                   scales([len(x)], 1), step, row)
         else:
-            offset = 0
-            for mb in batch.micro_batches(micro_batch):
+            offset = row_offset
+            for mb in rows.micro_batches(micro_batch, pad_rows):
                 self.compute_grad(mb.X, mb.mask, mb.y,
                                   scales(mb.lengths, len(mb.X)), step, offset)
                 offset += len(mb)
-        return self.apply_mean_grad()
 
     def train_batch(self, batch, micro_batch=1, step=0):
         """Update ``step`` (0-based) on a batch in this object's mode; returns

@@ -108,9 +108,9 @@ def _user_errors(fn):
     from ..data import DataError
     from ..errors import SettingsError
 
-    def wrapper(args):
+    def wrapper(args, *more):
         try:
-            return fn(args)
+            return fn(args, *more)
         except (CheckpointError, DataError, SettingsError) as exc:
             raise UserError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
     return wrapper
@@ -208,7 +208,47 @@ def _trim_log(path, saved):
 
 
 def run_train(args):
-    return _user_errors(_train)(args)
+    if args.distributed != "mpi":
+        return _user_errors(_train)(args)
+    return _on_every_rank(_user_errors(_train), args)
+
+
+def _on_every_rank(train, args):
+    """Run ``train`` as one rank of an MPI job, so that a failure of any rank
+    ends every rank: an error or a bug on one rank prints its one line (or
+    traceback) naming the rank and calls MPI's abort, which stops the whole
+    job with a non-zero exit status instead of leaving the others waiting
+    in a collective. (Outcomes every rank reaches together, such as a
+    diverged or interrupted run, are reported by rank 0 and end normally.)"""
+    from .. import distributed
+    try:
+        comm = distributed.mpi_world()
+    except Exception as exc:  # noqa: BLE001 (no MPI: one line, no traceback)
+        raise UserError(str(exc)) from None
+    try:
+        return train(args, comm)
+    except UserError as exc:
+        _abort_job(comm, 2, "lasagne-lstm train: error: %s%s" % (_rank_words(comm), exc))
+    except BaseException:  # noqa: BLE001 (a bug: its traceback, then the abort)
+        import traceback
+        _abort_job(comm, 1, "lasagne-lstm train: %sfailed:\n%s"
+                   % (_rank_words(comm), traceback.format_exc().rstrip()))
+
+
+def _rank_words(comm):
+    return "rank %d of %d: " % (comm.rank, comm.size) if comm.size > 1 else ""
+
+
+def _abort_job(comm, code, message):
+    """Print ``message`` and end every rank with exit status ``code``."""
+    import time
+    if comm.rank != 0:
+        # an error every rank meets (a bad setting) is then told once, by
+        # rank 0, whose abort ends this rank first; one of this rank's own
+        # (its host lacks the corpus) is told after the pause
+        time.sleep(1.0)
+    print(message, file=sys.stderr, flush=True)
+    comm.abort(code)
 
 
 def _requested_settings(args):
@@ -240,17 +280,26 @@ def _resume_overrides(checkpoint_path, requested):
     return saved, {k: v for k, v in requested.items() if config.BY_NAME[k].resumable}
 
 
-def _train(args):
+def _train(args, comm=None):
+    """Train; ``comm``: this process is a rank of an MPI job, and only rank
+    0 reads the resumed checkpoint (the others receive it), checks and locks
+    the checkpoint path, and writes the log."""
+    leader = comm is None or comm.rank == 0
     requested = _requested_settings(args)
-    if args.resume:
-        resume, settings = _resume_overrides(args.resume, requested)
-    else:
-        resume, settings = None, config.resolve(requested)
-        if settings["mode"] == "masked" and (settings["accumulate"]
-                                             or settings["micro_batch"] != 1):
-            raise UserError("--accumulate and --micro-batch apply to --mode accumulate")
+    resume = settings = None
+    if leader:
+        if args.resume:
+            resume, settings = _resume_overrides(args.resume, requested)
+        else:
+            settings = config.resolve(requested)
+            if settings["mode"] == "masked" and (settings["accumulate"]
+                                                 or settings["micro_batch"] != 1):
+                raise UserError("--accumulate and --micro-batch apply to --mode "
+                                "accumulate")
+    if comm is not None:
+        resume, settings = comm.broadcast((resume, settings))
     # a resumed run goes on saving into its own file unless told otherwise
-    checkpoint_path = args.checkpoint or args.resume
+    checkpoint_path = (args.checkpoint or args.resume) if leader else None
     if checkpoint_path:
         _check_checkpoint_path(checkpoint_path, args)
     signals = _StopOnSignals()
@@ -259,10 +308,10 @@ def _train(args):
             stack.enter_context(signals)
             if checkpoint_path:
                 _lock(stack, checkpoint_path)
-            if resume is not None and args.log:
+            if resume is not None and args.log and leader:
                 _trim_log(args.log, resume)
-            log = stack.enter_context(_open_log(args.log))
-            return _fit(args, settings, resume, log, checkpoint_path, signals)
+            log = stack.enter_context(_open_log(args.log if leader else None))
+            return _fit(args, settings, resume, log, checkpoint_path, signals, comm)
     except _Abort as stop:
         run = signals.run
         if run is None:
@@ -293,18 +342,24 @@ def _lock(stack, checkpoint_path):
     return lock
 
 
-def _fit(args, settings, resume, log, checkpoint_path, signals):
+def _fit(args, settings, resume, log, checkpoint_path, signals, comm=None):
+    from ..distributed import RanksDiverged
     from ..engine import Run, TrainingDiverged, TrainingInterrupted
-    run = Run(settings, resume=resume, log=log, progress=not args.quiet)
+    run = Run(settings, resume=resume, log=log, progress=not args.quiet,
+              distributed=comm)
     signals.run = run
+    if not run.writes:
+        # every rank reaches the outcomes below together; rank 0 reports them
+        return _fit_quietly(run)
+    ranks = ", %d MPI ranks" % comm.size if comm is not None else ""
     print("corpus %s: %d train / %d valid sequences, vocabulary %d; %s mode, "
-          "backend %s" % (run.corpus.name, len(run.corpus.train),
-                          len(run.corpus.valid), len(run.vocab),
-                          run.config["mode"], run.config["backend"]),
+          "backend %s%s" % (run.corpus.name, len(run.corpus.train),
+                            len(run.corpus.valid), len(run.vocab),
+                            run.config["mode"], run.config["backend"], ranks),
           file=sys.stderr)
     try:
         history = run.fit(checkpoint_path)
-    except TrainingDiverged as exc:
+    except (TrainingDiverged, RanksDiverged) as exc:
         print("lasagne-lstm train: stopped: %s" % exc, file=sys.stderr)
         return 1
     except TrainingInterrupted as stop:
@@ -330,6 +385,19 @@ def _fit(args, settings, resume, log, checkpoint_path, signals):
                  _fmt(record["tokens_per_s"], "%.0f"), compiled))
     if checkpoint_path:
         print("checkpoint: %s (update %d)" % (checkpoint_path, run.step))
+    return 0
+
+
+def _fit_quietly(run):
+    """Train as a rank other than 0: the exit status only."""
+    from ..distributed import RanksDiverged
+    from ..engine import TrainingDiverged, TrainingInterrupted
+    try:
+        run.fit()
+    except (TrainingDiverged, RanksDiverged):
+        return 1
+    except TrainingInterrupted as stop:
+        return 128 + (stop.signum or signal.SIGINT)
     return 0
 
 
