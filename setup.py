@@ -24,6 +24,9 @@ setup(
         # torch==2.13.0 is the CPU build kept on the machines' disk; other
         # versions pull a CUDA build of several GB.
         "bench": ["torch==2.13.0"],
+        # --distributed mpi: mpi4py and an MPI library from PyPI (the mpich
+        # wheel puts mpiexec in the environment's bin/; no system MPI needed)
+        "mpi": ["mpi4py>=4", "mpich>=4"],
     },
     entry_points={"console_scripts": ["lasagne-lstm=lasagne_lstm.training.cli:main"]},
 )
