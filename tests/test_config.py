@@ -71,10 +71,13 @@ def test_engine_uses_the_definition():
     assert set(config.MODEL_KEYS) <= set(config.DEFAULTS)
     assert config.DEFAULTS["num_steps"] == 35
     assert config.RESUMABLE == ("lr_schedule", "lr_decay", "lr_decay_start", "patience",
-                                "epochs", "max_steps", "backend", "checkpoint",
-                                "overwrite", "save_every", "log", "quiet")
+                                "epochs", "max_steps", "backend", "distributed",
+                                "check_every", "checkpoint", "overwrite", "save_every",
+                                "log", "quiet")
     # command-line only: never part of a checkpoint's configuration
     assert "overwrite" not in config.DEFAULTS and "checkpoint" not in config.DEFAULTS
+    # how many processes train is a launch setting, not the run's
+    assert "distributed" not in config.DEFAULTS
 
 
 def test_choices_match_the_modules_that_implement_them():

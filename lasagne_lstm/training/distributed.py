@@ -165,11 +165,15 @@ class GradientReducer:
         Bytes of the buffer (what each rank sends and receives per update).
     seconds : float
         Time spent in the all-reduce itself, summed over the calls.
+    staging_seconds : float
+        Time spent copying the values into the buffer and back (from and to
+        the device, on a GPU), summed over the calls.
     calls : int
     """
 
     def __init__(self, accumulator, comm, extras=0):
         self.comm = comm
+        self._objective = len(accumulator.accumulators)
         self.variables = (list(accumulator.accumulators)
                           + [accumulator.accumulated_objective] + list(accumulator.sums))
         self.shapes = [np.shape(v.get_value(borrow=True)) for v in self.variables]
@@ -180,22 +184,31 @@ class GradientReducer:
         self.buffer = np.empty(self.offsets[-1] + extras, dtype=dtype)
         self.nbytes = self.buffer.nbytes
         self.seconds = 0.0
+        self.staging_seconds = 0.0
         self.calls = 0
 
     def allreduce(self, extra_values=()):
         """Replace every rank's accumulators and sums by their sums over the
         ranks; returns the summed ``extra_values``."""
         buffer, offsets = self.buffer, self.offsets
+        # JAX computes asynchronously: reading one value of the last call
+        # (the accumulated objective, a scalar) waits for that call to end,
+        # so that the staging time below is the copies' alone
+        objective = self.variables[self._objective]
+        buffer[offsets[self._objective]] = np.asarray(objective.get_value(borrow=True))
+        start = time.perf_counter()
         for k, var in enumerate(self.variables):
             # device arrays (JAX) come to the host here
             buffer[offsets[k]:offsets[k + 1]] = np.asarray(var.get_value(borrow=True)).ravel()
         buffer[offsets[-1]:] = extra_values
-        start = time.perf_counter()
+        staged = time.perf_counter()
         self.comm.allreduce_sum(buffer)
-        self.seconds += time.perf_counter() - start
-        self.calls += 1
+        reduced = time.perf_counter()
         for k, var in enumerate(self.variables):
             var.set_value(buffer[offsets[k]:offsets[k + 1]].reshape(self.shapes[k]))
+        self.seconds += reduced - staged
+        self.staging_seconds += (staged - start) + (time.perf_counter() - reduced)
+        self.calls += 1
         return buffer[offsets[-1]:].copy()
 
 

@@ -728,7 +728,7 @@ class Run:
         loss_sum, n, cells = self.feed.update(batch, self.step)
         seconds = time.perf_counter() - t0
         compiling = self.steps.compile_seconds - compiling
-        reducing = self._allreduce_seconds() - reducing
+        reducing = [b - a for a, b in zip(reducing, self._allreduce_seconds())]
         loss = loss_sum / max(n, 1.0)
         # the step functions leave a non-finite update unapplied and say so;
         # a non-finite loss is the second line of defence
@@ -760,14 +760,18 @@ class Run:
                       learning_rate=lr,
                       wall_time=time.perf_counter() - start)
         if self.comm is not None:
-            record.update(ranks=self.comm.size, allreduce_seconds=reducing,
+            record.update(ranks=self.comm.size, allreduce_seconds=reducing[0],
+                          staging_seconds=reducing[1],
                           allreduce_bytes=self.steps.reducer.nbytes)
         self._emit(record)
         bar.set_postfix(loss="%.3f" % loss, tok_s="%.0f" % (_rate(totals) or 0))
         bar.update(1)
 
     def _allreduce_seconds(self):
-        return self.steps.reducer.seconds if self.comm is not None else 0.0
+        """Seconds spent so far in the all-reduce and in staging its buffer."""
+        if self.comm is None:
+            return (0.0, 0.0)
+        return (self.steps.reducer.seconds, self.steps.reducer.staging_seconds)
 
     def _end_epoch(self, totals, start):
         c = self.config

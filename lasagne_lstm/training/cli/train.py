@@ -246,7 +246,7 @@ def _abort_job(comm, code, message):
         # an error every rank meets (a bad setting) is then told once, by
         # rank 0, whose abort ends this rank first; one of this rank's own
         # (its host lacks the corpus) is told after the pause
-        time.sleep(1.0)
+        time.sleep(2.0)
     print(message, file=sys.stderr, flush=True)
     comm.abort(code)
 
