@@ -65,7 +65,7 @@ def parse_args(argv=None):
     p.add_argument("--stall", type=float, default=0.5,
                    help="leave out updates whose all-reduce waited longer (s)")
     p.add_argument("--pad-multiple", type=int, default=32)
-    p.add_argument("--max-sequences", type=int, default=4000)
+    p.add_argument("--max-sequences", type=int, default=20000)
     p.add_argument("--configs", default="single,mpi1,mpiK",
                    help="comma-separated subset of single, mpi1, mpiK")
     p.add_argument("--out", default=None, help="also write the results here (JSON)")
