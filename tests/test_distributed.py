@@ -222,6 +222,36 @@ def _rank_pid(marker, rank):
     return None
 
 
+def _wait_for_updates(proc, log, count, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if log.exists() and log.read_text().count('"update"') >= count:
+            return
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()
+
+
+def test_ctrl_c_stops_every_rank_after_the_same_update_and_saves(corpus_dir):
+    d = corpus_dir
+    command = _mpiexec(2) + _cli() + ["train", "toy.txt"] + RUN + SGD + [
+        "--epochs", "1000", "--log", "run.log", "--checkpoint", "stop.npz",
+        "--distributed", "mpi"]
+    proc = subprocess.Popen(command, cwd=d, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_updates(proc, d / "run.log", 3)
+        proc.send_signal(signal.SIGINT)  # mpiexec passes it to every rank
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    logged = (d / "run.log").read_text().count('"update"')
+    assert "interrupted by SIGINT after update %d: saved" % logged in err, err
+    assert _state(d / "stop.npz")[2] == logged
+
+
 def test_killing_one_rank_ends_every_rank_within_seconds(corpus_dir):
     d = corpus_dir
     marker = "LASAGNE_LSTM_TEST_JOB=%s" % d
@@ -231,13 +261,7 @@ def test_killing_one_rank_ends_every_rank_within_seconds(corpus_dir):
     proc = subprocess.Popen(command, cwd=d, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 300
-        log = d / "run.log"
-        while time.time() < deadline and proc.poll() is None:
-            if log.exists() and log.read_text().count('"update"') >= 3:
-                break
-            time.sleep(0.2)
-        assert proc.poll() is None, proc.communicate()
+        _wait_for_updates(proc, d / "run.log", 3)
         victim, survivor = _rank_pid(marker, 1), _rank_pid(marker, 0)
         assert victim and survivor
         os.kill(victim, signal.SIGKILL)

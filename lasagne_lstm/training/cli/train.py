@@ -218,8 +218,10 @@ def _on_every_rank(train, args):
     ends every rank: an error or a bug on one rank prints its one line (or
     traceback) naming the rank and calls MPI's abort, which stops the whole
     job with a non-zero exit status instead of leaving the others waiting
-    in a collective. (Outcomes every rank reaches together, such as a
-    diverged or interrupted run, are reported by rank 0 and end normally.)"""
+    in a collective: a rank that merely exits looks finished to MPI, and
+    the others would wait for it forever. (Outcomes every rank reaches
+    together, such as a diverged or interrupted run, are reported by rank 0
+    and end normally.)"""
     from .. import distributed
     try:
         comm = distributed.mpi_world()
@@ -229,6 +231,8 @@ def _on_every_rank(train, args):
         return train(args, comm)
     except UserError as exc:
         _abort_job(comm, 2, "lasagne-lstm train: error: %s%s" % (_rank_words(comm), exc))
+    except KeyboardInterrupt:  # before the run's own signal handling took over
+        _abort_job(comm, 130, "lasagne-lstm train: %sinterrupted" % _rank_words(comm))
     except BaseException:  # noqa: BLE001 (a bug: its traceback, then the abort)
         import traceback
         _abort_job(comm, 1, "lasagne-lstm train: %sfailed:\n%s"
@@ -322,7 +326,11 @@ def _train(args, comm=None):
         else:
             what = "again: stopped at once; no checkpoint was written"
         print("lasagne-lstm train: interrupted by %s %s" % (_signal_name(stop.signum), what),
-              file=sys.stderr)
+              file=sys.stderr, flush=True)
+        if comm is not None:
+            # this rank alone stops now: the others would wait for it forever
+            # (a rank that just exits looks finished to MPI)
+            comm.abort(128 + stop.signum)
         return 128 + stop.signum
 
 
