@@ -4,19 +4,24 @@ with ``apply_mean_grad``, on the ``lstm_throughput.py`` workload (its first
 ``--batches`` bucketed Shakespeare batches; vocabulary 10k, embedding 128,
 LSTM 256 with ``grad_clipping=5``, Adam, float32).
 
-Each kind of call is timed in Python (wall clock per call, outputs back on
-the host), then traced with JAX's profiler (``jax.profiler``, a Perfetto
-trace), which gives, per call:
+Each kind of call is timed in Python (wall clock per call, waiting for
+JAX's asynchronous work to end: ``compute_grad`` returns nothing, so an
+accumulator is read back), then traced with JAX's profiler
+(``jax.profiler``, a Perfetto trace), which gives, per call:
 
-* ``python``: the time outside XLA's executable: PyTensor's and our
-  function wrappers, argument handling, JAX's dispatch, and copying the
-  outputs to NumPy;
-* the executable's own time, split by its top-level XLA operations (those
-  not nested in another operation on the same thread): ``while`` (the
-  scans: the LSTM's forward and backward loops), ``dot`` (matrix products
-  outside the loops: the 10k-way output layer and its gradients),
-  ``fusion`` (element-wise work: softmax, cross-entropy, the update rule,
-  the accumulator adds), ``copy``/``other``.
+* ``executable``: the wall time XLA's executable ran (the main thread's
+  ``ThunkExecutor::Execute (wait for completion)``), and ``outside``: the
+  rest of the call (PyTensor's and our wrappers, JAX's dispatch, copying
+  outputs to NumPy);
+* CPU time by XLA operation (every thread; operations nested in another on
+  the same thread, such as a loop's body, count in the outer one), grouped
+  by the operation's name without its number: ``while`` (the scans: the
+  LSTM's forward and backward loops), ``ynn_fusion`` (XNNPACK kernels:
+  the matrix products outside the loops, the 10k-way output layer and its
+  gradients), ``not_and_fusion`` (the finiteness checks of
+  :func:`lasagne_lstm.training.core.guard_updates`),
+  ``broadcast_select_fusion`` (its ``switch(finite, new, old)``),
+  ``multiply_add_fusion`` (update rules, accumulator adds), and so on.
 
 Threads: the process uses the machine's CPUs (XLA sizes its pool from the
 CPUs it may use); ``--threads 1`` pins it to one CPU and turns XLA's
@@ -34,7 +39,7 @@ import gzip
 import json
 import os
 import pathlib
-import statistics
+import re
 import sys
 import tempfile
 import time
@@ -58,33 +63,29 @@ def parse_args(argv=None):
 
 
 def category(name):
-    """The group of an XLA operation's event name."""
-    base = name.split(".")[0].split(":")[0].lower()
-    if base.startswith("while"):
-        return "while"
-    if base.startswith(("dot", "ynn_dot", "gemm", "custom-call")):
-        return "dot"
-    if "fusion" in base:
-        return "fusion"
-    if base.startswith("copy"):
-        return "copy"
-    return "other"
+    """An XLA operation's event name without its instance number."""
+    return re.sub(r"\.\d+$", "", name)
 
 
 #: Events of the runtime, not XLA operations.
 RUNTIME = ("PjitFunction", "CommonPjRt", "Slinky", "AllocateOutput", "Handle ",
            "ParseArguments", "PythonRefManager", "$", "end: ", "ThunkExecutor",
-           "TfrtCpu", "PjRt", "Execute", "Await", "ExecutionStream")
+           "TfrtCpu", "PjRt", "Execute", "Await", "ExecutionStream",
+           # compiling (JAX compiles small helpers on first use, even in a
+           # traced pass), not running
+           "backend_compile", "lower_sharding", "CpuCompiler", "TaskDispatcher",
+           "FusionCompiler", "shard_args", "jit_", "Compile")
 
 
 def breakdown(trace_file, calls):
-    """Per-call seconds of the executable's top-level operations by category,
-    and of the whole jitted call (``PjitFunction`` spans)."""
+    """Per-call seconds of the executable's run (main-thread wait) and CPU
+    seconds of its top-level operations by :func:`category`."""
     with gzip.open(trace_file) as f:
         data = json.load(f)
     events = data["traceEvents"] if isinstance(data, dict) else data
     spans = [e for e in events if e.get("ph") == "X" and "dur" in e]
-    pjit = sum(e["dur"] for e in spans if e["name"].startswith("PjitFunction"))
+    executable = sum(e["dur"] for e in spans
+                     if e["name"] == "ThunkExecutor::Execute (wait for completion)")
     ops = collections.defaultdict(list)
     for e in spans:
         if not e["name"].startswith(RUNTIME):
@@ -98,13 +99,24 @@ def breakdown(trace_file, calls):
                 totals[category(e["name"])] += e["dur"]
                 end = e["ts"] + e["dur"]
     per_call = {k: v * 1e-6 / calls for k, v in totals.items()}
-    return pjit * 1e-6 / calls, per_call
+    return executable * 1e-6 / calls, per_call
 
 
 def run_kind(kind, steps, batches, trace_dir):
     """Wall seconds per call and the profile of one kind of call."""
     import jax
     import numpy as np
+    accumulator = steps.accumulators[0] if kind != "masked" else None
+
+    def synced(call):
+        """The call, waiting for JAX's work to end (compute_grad returns nothing)."""
+        def run():
+            result = call()
+            if accumulator is not None:
+                jax.block_until_ready(accumulator.get_value(borrow=True))
+            return result
+        return run
+
     calls = []  # (function, args) of every call the kind makes, in order
     for b in batches:
         if kind == "masked":
@@ -115,9 +127,10 @@ def run_kind(kind, steps, batches, trace_dir):
             for mb in b.micro_batches(size):
                 scale = np.zeros(len(mb.X), dtype="float32")
                 scale[:len(mb)] = 1.0 / total
-                calls.append(("compute_grad", lambda mb=mb, scale=scale: steps.compute_grad(
-                    mb.X, mb.mask, mb.y, scale)))
-            calls.append(("apply_mean_grad", steps.apply_mean_grad))
+                calls.append(("compute_grad", synced(
+                    lambda mb=mb, scale=scale: steps.compute_grad(mb.X, mb.mask, mb.y,
+                                                                  scale))))
+            calls.append(("apply_mean_grad", synced(steps.apply_mean_grad)))
     for _, call in calls:  # compiles every shape
         call()
     wall = collections.defaultdict(list)
@@ -138,12 +151,13 @@ def run_kind(kind, steps, batches, trace_dir):
         jax.profiler.stop_trace()
         trace = glob.glob(os.path.join(folder, "**", "perfetto_trace.json.gz"),
                           recursive=True)[0]
-        pjit, ops = breakdown(trace, len(subset))
-        per_call = statistics.median(wall[name])
+        executable, ops = breakdown(trace, len(subset))
+        per_call = sum(wall[name]) / len(wall[name])
         result[name] = dict(calls_per_pass=len(subset), wall_s_per_call=per_call,
                             wall_s_per_pass=sum(wall[name]) / 2,
-                            python_s_per_call=max(per_call - pjit, 0.0),
-                            jitted_s_per_call=pjit, ops_s_per_call=ops)
+                            executable_s_per_call=executable,
+                            outside_s_per_call=max(per_call - executable, 0.0),
+                            cpu_s_by_op_per_call=ops)
     pass_s = sum(r["wall_s_per_pass"] for r in result.values())
     return dict(tokens_per_pass=tokens, tokens_per_s=tokens / pass_s, calls=result)
 
@@ -168,22 +182,28 @@ def worker(args):
     print("@@PROFILE " + json.dumps(out), flush=True)
 
 
-def report(out):
+def report(out, top=8):
     print("threads=%d, %d batches of the lstm_throughput.py workload, JAX"
           % (out["threads"], out["batches"]))
-    print("| kind | call | calls/update | ms/call | python ms | while ms | dot ms "
-          "| fusion ms | copy+other ms | tokens/s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| kind | call | calls/update | wall ms/call | executable ms | outside ms "
+          "| ms per update | tokens/s (kind) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for kind, k in out["kinds"].items():
         for name, c in k["calls"].items():
-            ops = c["ops_s_per_call"]
-            print("| %s | %s | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |" % (
-                kind, name, c["calls_per_pass"] / out["batches"],
-                1e3 * c["wall_s_per_call"], 1e3 * c["python_s_per_call"],
-                1e3 * ops.get("while", 0), 1e3 * ops.get("dot", 0),
-                1e3 * ops.get("fusion", 0),
-                1e3 * (ops.get("copy", 0) + ops.get("other", 0)),
-                "%.0f" % k["tokens_per_s"] if name != "apply_mean_grad" else ""))
+            per_update = c["calls_per_pass"] / out["batches"]
+            print("| %s | %s | %.1f | %.2f | %.2f | %.2f | %.1f | %.0f |" % (
+                kind, name, per_update, 1e3 * c["wall_s_per_call"],
+                1e3 * c["executable_s_per_call"], 1e3 * c["outside_s_per_call"],
+                1e3 * c["wall_s_per_call"] * per_update, k["tokens_per_s"]))
+    print()
+    print("CPU ms per call by XLA operation (all threads), the %d largest:" % top)
+    for kind, k in out["kinds"].items():
+        for name, c in k["calls"].items():
+            ops = sorted(c["cpu_s_by_op_per_call"].items(), key=lambda kv: -kv[1])
+            total = sum(v for _, v in ops)
+            print("- %s %s (%.2f ms in all): %s" % (
+                kind, name, 1e3 * total, ", ".join(
+                    "%s %.2f" % (op, 1e3 * v) for op, v in ops[:top])))
 
 
 def main(argv=None):

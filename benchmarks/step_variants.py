@@ -16,7 +16,14 @@ second variant to the first.
 ``--compare padding``
     batch widths padded to multiples of 8 against the ladder 4, 8, 12, 16,
     24, 32, 44, 60 (``pad_multiple=4, pad_growth=1.3``, the JAX default): the
-    same rows, padded differently; matters on static-shape backends.
+    same rows, padded differently; matters on static-shape backends;
+``--compare guard``
+    the finiteness check of every update (:func:`lasagne_lstm.training.core.guard_updates`)
+    as ``all(isfinite(v))`` of every array against the library's
+    ``isfinite`` of the sum of their sums.
+
+``--threads N`` pins the worker to N CPUs (default 1) and also reports real
+tokens per wall-clock second.
 
 Example::
 
@@ -34,7 +41,7 @@ import time
 import lstm_throughput as lt
 
 RESULT_TAG = "@@STEP_VARIANTS "
-DEFAULT_BACKENDS = {"loss": "c,numba,jax", "padding": "jax"}
+DEFAULT_BACKENDS = {"loss": "c,numba,jax", "padding": "jax", "guard": "jax"}
 
 
 def logsumexp_nll(logits, targets):
@@ -48,27 +55,42 @@ def logsumexp_nll(logits, targets):
     return log_norm - _take_targets(logits, targets)
 
 
+def isfinite_all_guard(updates, checked):
+    """The update guard as it was before the sum: ``all(isfinite(v))`` of
+    every checked value and new value."""
+    from collections import OrderedDict
+    import pytensor.tensor as pt
+    finite = pt.all([pt.all(pt.isfinite(v)) for v in list(checked) + list(updates.values())])
+    guarded = OrderedDict((var, pt.switch(finite, new, var)) for var, new in updates.items())
+    return guarded, finite
+
+
 def variants(compare):
-    """name -> (loss function, padding); None: the library's."""
+    """name -> (loss function, padding, update guard); None: the library's."""
     if compare == "loss":
-        return {"log_softmax": (None, None), "logsumexp": (logsumexp_nll, None)}
-    return {"multiple-8": (None, (8, 1.0)), "ladder-4x1.3": (None, (4, 1.3))}
+        return {"log_softmax": (None, None, None), "logsumexp": (logsumexp_nll, None, None)}
+    if compare == "guard":
+        return {"isfinite-all": (None, None, isfinite_all_guard), "sum": (None, None, None)}
+    return {"multiple-8": (None, (8, 1.0), None), "ladder-4x1.3": (None, (4, 1.3), None)}
 
 
 def measure(backend, compare, mode, n_batches, passes):
     """Both variants on one backend, in this process."""
     import pytensor
     import lasagne_lstm.training as training
+    from lasagne_lstm.training import core
     from lasagne_lstm.training.models import build_model
     pytensor.config.floatX = "float32"
     spec = lt.base_spec(lt.parse_args([]))
     spec["batches"] = n_batches
-    library_loss = training.target_nll
+    library_loss, library_guard = training.target_nll, core.guard_updates
     runs, out = {}, {}
-    for name, (loss, padding) in variants(compare).items():
+    for name, (loss, padding, guard) in variants(compare).items():
         vocab, batches = lt.load_batches(spec, "pool", backend, padding=padding)
         config = lt.lm_config(spec, len(vocab))
-        training.target_nll = loss or library_loss  # looked up when graphs are built
+        # both looked up when graphs are built
+        training.target_nll = loss or library_loss
+        core.guard_updates = guard or library_guard
         try:
             step = training.StepFunctions(build_model(config), mode=mode,
                                           optimizer="adam", backend=backend)
@@ -76,7 +98,7 @@ def measure(backend, compare, mode, n_batches, passes):
             for b in batches:  # compiles every shape while the variant is in place
                 step.train_batch(b)
         finally:
-            training.target_nll = library_loss
+            training.target_nll, core.guard_updates = library_loss, library_guard
         runs[name] = (step, batches)
         tokens = sum(b.n_tokens for b in batches)
         out[name] = dict(first_pass_s=time.perf_counter() - t0,
@@ -85,20 +107,23 @@ def measure(backend, compare, mode, n_batches, passes):
                          passes=[])
     for _ in range(passes):
         for name, (step, batches) in runs.items():
-            c0 = time.process_time()
+            c0, t0 = time.process_time(), time.perf_counter()
             for b in batches:
                 step.train_batch(b)
-            out[name]["passes"].append(sum(b.n_tokens for b in batches)
-                                       / (time.process_time() - c0))
+            tokens = sum(b.n_tokens for b in batches)
+            out[name]["passes"].append(tokens / (time.process_time() - c0))
+            out[name].setdefault("wall_passes", []).append(
+                tokens / (time.perf_counter() - t0))
     for entry in out.values():
         entry["tokens_per_cpu_s"] = statistics.median(entry["passes"])
+        entry["tokens_per_s"] = statistics.median(entry["wall_passes"])
     return out
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--compare", choices=("loss", "padding"), default="loss",
+    p.add_argument("--compare", choices=("loss", "padding", "guard"), default="loss",
                    help="which pair of variants (default loss)")
     p.add_argument("--mode", choices=("masked", "accumulate"), default="masked",
                    help="masked (default), or accumulation over single sequences")
@@ -108,16 +133,20 @@ def main(argv=None):
     p.add_argument("--batches", type=int, default=40, help="batches per pass (40)")
     p.add_argument("--passes", type=int, default=4,
                    help="timed passes of each variant, alternating (4)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="CPUs the worker is pinned to (default 1)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        lt.pin_cpus(1)
+        lt.pin_cpus(args.threads)
         out = measure(args.worker, args.compare, args.mode, args.batches, args.passes)
         print(RESULT_TAG + json.dumps(out), flush=True)
         return out
     first, second = variants(args.compare)
-    print("%s mode: tokens per CPU-s, median of %d alternating passes of %d batches, "
-          "one pinned thread" % (args.mode, args.passes, args.batches))
+    print("%s mode: tokens per CPU-s (and per wall-clock s), median of %d alternating "
+          "passes of %d batches, %d pinned thread%s" % (
+              args.mode, args.passes, args.batches, args.threads,
+              "" if args.threads == 1 else "s"))
     print("%-7s  %14s  %14s  %s  (padding, widths)" % ("backend", first, second, "ratio"))
     results = {}
     for backend in (args.backends or DEFAULT_BACKENDS[args.compare]).split(","):
@@ -125,9 +154,9 @@ def main(argv=None):
         cmd = [sys.executable, str(pathlib.Path(__file__).resolve()), "--worker", backend,
                "--compare", args.compare, "--mode", args.mode,
                "--batches", str(args.batches),
-               "--passes", str(args.passes)]
-        proc = subprocess.run(cmd, env=lt.worker_env(1), capture_output=True, text=True,
-                              cwd=str(lt.ROOT))
+               "--passes", str(args.passes), "--threads", str(args.threads)]
+        proc = subprocess.run(cmd, env=lt.worker_env(args.threads), capture_output=True,
+                              text=True, cwd=str(lt.ROOT))
         lines = [l for l in proc.stdout.splitlines() if l.startswith(RESULT_TAG)]
         if proc.returncode != 0 or not lines:
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -135,11 +164,14 @@ def main(argv=None):
             continue
         r = results[backend] = json.loads(lines[-1][len(RESULT_TAG):])
         a, b = r[first], r[second]
-        print("%-7s  %14.0f  %14.0f  %.2f   (%.1f%%, %d; %.1f%%, %d)" % (
-            backend, a["tokens_per_cpu_s"], b["tokens_per_cpu_s"],
-            b["tokens_per_cpu_s"] / a["tokens_per_cpu_s"],
-            100 * a["padding_fraction"], a["widths"],
-            100 * b["padding_fraction"], b["widths"]), flush=True)
+        print("%-7s  %14.0f  %14.0f  %.2f   (%.1f%%, %d; %.1f%%, %d); per wall-clock s: "
+              "%.0f, %.0f, %.2f" % (
+                  backend, a["tokens_per_cpu_s"], b["tokens_per_cpu_s"],
+                  b["tokens_per_cpu_s"] / a["tokens_per_cpu_s"],
+                  100 * a["padding_fraction"], a["widths"],
+                  100 * b["padding_fraction"], b["widths"],
+                  a["tokens_per_s"], b["tokens_per_s"],
+                  b["tokens_per_s"] / a["tokens_per_s"]), flush=True)
     return results
 
 

@@ -304,3 +304,25 @@ def test_a_non_finite_gradient_is_not_applied():
     compute_grad(np.array([1.0, 1.0]), np.float64(1.0))
     apply_mean_grad()
     assert accumulator.last_applied is True and v.get_value()[1] < 2.0
+
+
+def test_guard_updates_catches_any_non_finite_value():
+    """The guard's sum-based check against NumPy's isfinite: a NaN or an
+    infinity anywhere, in a checked value or in a new value, of either sign
+    and in several arrays at once, holds the update back; finite values,
+    integers among them, let it through."""
+    from collections import OrderedDict
+    p = pytensor.shared(np.zeros(3), name="p")
+    count = pytensor.shared(np.int64(0), name="count")
+    g, new = pt.vector("g"), pt.vector("new")
+    guarded, finite = core.guard_updates(OrderedDict([(p, new), (count, count + 1)]), [g])
+    check = pytensor.function([g, new], [finite, guarded[p]], mode="FAST_COMPILE")
+    cases = [([1.0, -2.0, 3.0], [0.5, 1e30, -1e30])]
+    for bad in (np.nan, np.inf, -np.inf):
+        cases += [([1.0, bad, 3.0], [0.0, 0.0, 0.0]), ([1.0, 2.0, 3.0], [bad, 0.0, 0.0])]
+    cases += [([np.inf, 0.0, 0.0], [-np.inf, 0.0, 0.0])]
+    for g_value, new_value in cases:
+        ok, value = check(np.array(g_value), np.array(new_value))
+        expected = bool(np.isfinite(g_value).all() and np.isfinite(new_value).all())
+        assert bool(ok) == expected, (g_value, new_value)
+        np.testing.assert_array_equal(value, new_value if expected else np.zeros(3))
