@@ -74,7 +74,13 @@ RUNTIME = ("PjitFunction", "CommonPjRt", "Slinky", "AllocateOutput", "Handle ",
            # compiling (JAX compiles small helpers on first use, even in a
            # traced pass), not running
            "backend_compile", "lower_sharding", "CpuCompiler", "TaskDispatcher",
-           "FusionCompiler", "shard_args", "jit_", "Compile")
+           "FusionCompiler", "shard_args", "jit_", "Compile", "Codegen", "ThunkEmitter")
+
+
+def is_operation(name):
+    """Whether a trace event is an XLA operation running (not the runtime,
+    and not one of the compiler's passes)."""
+    return not name.startswith(RUNTIME) and "Pass" not in name
 
 
 def breakdown(trace_file, calls):
@@ -88,7 +94,7 @@ def breakdown(trace_file, calls):
                      if e["name"] == "ThunkExecutor::Execute (wait for completion)")
     ops = collections.defaultdict(list)
     for e in spans:
-        if not e["name"].startswith(RUNTIME):
+        if is_operation(e["name"]):
             ops[(e.get("pid"), e.get("tid"))].append(e)
     totals = collections.Counter()
     for thread_events in ops.values():
