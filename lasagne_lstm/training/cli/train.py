@@ -252,6 +252,15 @@ def _abort_job(comm, code, message):
         # (its host lacks the corpus) is told after the pause
         time.sleep(2.0)
     print(message, file=sys.stderr, flush=True)
+    _abort_after_output(comm, code)
+
+
+def _abort_after_output(comm, code):
+    """MPI's abort, after a moment: MPICH's launcher stops forwarding a
+    rank's output when the abort reaches it, and the line just printed could
+    be lost."""
+    import time
+    time.sleep(0.5)
     comm.abort(code)
 
 
@@ -330,7 +339,7 @@ def _train(args, comm=None):
         if comm is not None:
             # this rank alone stops now: the others would wait for it forever
             # (a rank that just exits looks finished to MPI)
-            comm.abort(128 + stop.signum)
+            _abort_after_output(comm, 128 + stop.signum)
         return 128 + stop.signum
 
 
