@@ -83,3 +83,15 @@ def write_word_corpus(path, seed, words, lines, min_words, max_words):
             for _ in range(lines)]
     path.write_text("\n".join(text) + "\n", encoding="utf-8")
     return str(path)
+
+
+def cli_command():
+    """The ``lasagne-lstm`` command of the running Python's environment (the
+    installed script, or the module run through this interpreter)."""
+    import pathlib
+    import sys
+    script = pathlib.Path(sys.executable).with_name("lasagne-lstm")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from lasagne_lstm.training.cli import "
+                                  "main; sys.exit(main())"]

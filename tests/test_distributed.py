@@ -22,7 +22,7 @@ import pytest
 
 from lasagne_lstm.training import checkpoint
 from lasagne_lstm.training.distributed import share_pad_rows, token_shares
-from numpy_reference import write_word_corpus
+from numpy_reference import cli_command, write_word_corpus
 
 MPIEXEC = pathlib.Path(sys.executable).with_name("mpiexec")
 #: A tiny run: float64, a fast-compiling backend, clipping at 0.001 (active
@@ -31,14 +31,6 @@ RUN = ("--backend fast_compile --float float64 --hidden 8 --embedding 8 --batch-
        "--max-sequences 200 --quiet --grad-clipping 0.001 --seed 3").split()
 SGD = ["--optimizer", "sgd", "--learning-rate", "0.5"]
 ADAM = ["--optimizer", "adam", "--learning-rate", "0.01", "--dropout", "0.3"]
-
-
-def _cli():
-    script = pathlib.Path(sys.executable).with_name("lasagne-lstm")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from lasagne_lstm.training.cli import "
-                                  "main; sys.exit(main())"]
 
 
 def _mpiexec(ranks):
@@ -57,7 +49,7 @@ def _run(command, cwd, timeout=600):
 def _train(cwd, ranks, *flags, expect=0):
     """``lasagne-lstm train toy.txt`` in one process (``ranks=None``) or
     under ``mpiexec -n ranks`` with ``--distributed mpi``."""
-    command = _cli() + ["train", "toy.txt"] + RUN + list(flags)
+    command = cli_command() + ["train", "toy.txt"] + RUN + list(flags)
     if ranks is not None:
         command = _mpiexec(ranks) + command + ["--distributed", "mpi"]
     proc = _run(command, cwd)
@@ -233,7 +225,7 @@ def _wait_for_updates(proc, log, count, timeout=300):
 
 def test_ctrl_c_stops_every_rank_after_the_same_update_and_saves(corpus_dir):
     d = corpus_dir
-    command = _mpiexec(2) + _cli() + ["train", "toy.txt"] + RUN + SGD + [
+    command = _mpiexec(2) + cli_command() + ["train", "toy.txt"] + RUN + SGD + [
         "--epochs", "1000", "--log", "run.log", "--checkpoint", "stop.npz",
         "--distributed", "mpi"]
     proc = subprocess.Popen(command, cwd=d, stdout=subprocess.PIPE,
@@ -256,7 +248,7 @@ def test_killing_one_rank_ends_every_rank_within_seconds(corpus_dir):
     d = corpus_dir
     marker = "LASAGNE_LSTM_TEST_JOB=%s" % d
     env = dict(os.environ, LASAGNE_LSTM_TEST_JOB=str(d))
-    command = _mpiexec(2) + _cli() + ["train", "toy.txt"] + RUN + SGD + [
+    command = _mpiexec(2) + cli_command() + ["train", "toy.txt"] + RUN + SGD + [
         "--epochs", "1000", "--log", "run.log", "--distributed", "mpi"]
     proc = subprocess.Popen(command, cwd=d, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -283,12 +275,12 @@ def test_an_error_ends_the_job_in_one_line(corpus_dir):
     """A mistake every rank makes ends the job with exit status 2 and its one
     line; rank 0 tells it, and the other rank, which waits 2 s before telling
     its own, is usually ended first (not always, on a loaded machine)."""
-    proc = _run(_mpiexec(2) + _cli() + ["train", "missing.txt", "--quiet",
+    proc = _run(_mpiexec(2) + cli_command() + ["train", "missing.txt", "--quiet",
                                         "--distributed", "mpi"], corpus_dir)
     assert proc.returncode == 2
     told = [line for line in proc.stderr.splitlines() if "lasagne-lstm train" in line]
     assert 1 <= len(told) <= 2 and all("missing.txt" in line for line in told), proc.stderr
     assert "Traceback" not in proc.stderr
-    proc = _run(_mpiexec(2) + _cli() + ["train", "toy.txt", "--task", "stream", "--quiet",
+    proc = _run(_mpiexec(2) + cli_command() + ["train", "toy.txt", "--task", "stream", "--quiet",
                                         "--distributed", "mpi"], corpus_dir)
     assert proc.returncode == 2 and "cannot be distributed" in proc.stderr, proc.stderr

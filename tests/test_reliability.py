@@ -35,6 +35,7 @@ from lasagne_lstm.training.data import DataError, load_corpus
 from lasagne_lstm.training.data.corpora import fingerprint_differences
 from lasagne_lstm.training.errors import SettingsError
 from lasagne_lstm.training.models import build_model
+from numpy_reference import cli_command
 
 SUBJECTS = ["the cat", "a dog", "my bird", "the old man", "her child"]
 VERBS = ["sees", "likes", "wants", "finds"]
@@ -402,14 +403,6 @@ def test_trim_log_keeps_everything_else(tmp_path):
 
 
 # -- 4. interrupts -------------------------------------------------------------
-def _command():
-    script = pathlib.Path(sys.executable).with_name("lasagne-lstm")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from lasagne_lstm.training.cli import "
-                                  "main; sys.exit(main())"]
-
-
 def _wait_for_update(proc, log, timeout=180):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -443,7 +436,7 @@ def test_signals_save_exit_and_resume_to_the_same_bits(capsys, corpus_file, tmp_
                       tmp_path / ("%s.jsonl" % signal.Signals(signum).name))
              for signum in (signal.SIGINT, signal.SIGTERM)}
     ckpt, log = files[signal.SIGINT]
-    proc = subprocess.Popen(_command() + ["train"] + run_flags + [
+    proc = subprocess.Popen(cli_command() + ["train"] + run_flags + [
         "--checkpoint", str(ckpt), "--log", str(log)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -168,7 +168,6 @@ class GradientReducer:
     staging_seconds : float
         Time spent copying the values into the buffer and back (from and to
         the device, on a GPU), summed over the calls.
-    calls : int
     """
 
     def __init__(self, accumulator, comm, extras=0):
@@ -179,13 +178,11 @@ class GradientReducer:
         self.shapes = [np.shape(v.get_value(borrow=True)) for v in self.variables]
         sizes = [int(np.prod(shape)) for shape in self.shapes]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-        self.extras = extras
         dtype = np.result_type(*[v.dtype for v in self.variables])
         self.buffer = np.empty(self.offsets[-1] + extras, dtype=dtype)
         self.nbytes = self.buffer.nbytes
         self.seconds = 0.0
         self.staging_seconds = 0.0
-        self.calls = 0
 
     def allreduce(self, extra_values=()):
         """Replace every rank's accumulators and sums by their sums over the
@@ -208,7 +205,6 @@ class GradientReducer:
             var.set_value(buffer[offsets[k]:offsets[k + 1]].reshape(self.shapes[k]))
         self.seconds += reduced - staged
         self.staging_seconds += (staged - start) + (time.perf_counter() - reduced)
-        self.calls += 1
         return buffer[offsets[-1]:].copy()
 
 
@@ -218,7 +214,9 @@ class DistributedSteps:
     Wraps :class:`~lasagne_lstm.training.steps.StepFunctions` built in
     accumulate mode and gives the engine the same ``train_batch``; each
     window is trained as ``mode`` says (the run's ``--mode``), its rows
-    shared as described in the module text.
+    shared as described in the module text. Everything else (``evaluate``,
+    ``learning_rate``, ``optimizer_state``, ``params``, compile counts) is
+    the wrapped step functions'.
 
     Parameters
     ----------
@@ -271,32 +269,11 @@ class DistributedSteps:
         self.stop_agreed = stops > 0
         return steps.apply_mean_grad()
 
-    def evaluate(self, X, mask, y):
-        return self.steps.evaluate(X, mask, y)
-
-    @property
-    def learning_rate(self):
-        return self.steps.learning_rate
-
-    @property
-    def optimizer_state(self):
-        return self.steps.optimizer_state
-
-    @property
-    def params(self):
-        return self.steps.params
-
-    @property
-    def last_update_applied(self):
-        return self.steps.last_update_applied
-
-    @property
-    def compiled_functions(self):
-        return self.steps.compiled_functions
-
-    @property
-    def compile_seconds(self):
-        return self.steps.compile_seconds
+    def __getattr__(self, name):
+        # only reached for what this class does not define itself
+        if name == "steps":  # not set yet: no recursion
+            raise AttributeError(name)
+        return getattr(self.steps, name)
 
 
 def sum_over_ranks(comm, values):

@@ -201,9 +201,9 @@ class StreamFeed:
 
 
 def make_feed(config, corpus, vocab, model, comm=None):
-    """The feed a run's task needs (``comm``: see :class:`BatchFeed`)."""
+    """The feed a run's task needs (``comm``: see :class:`BatchFeed`; a
+    stream is not distributed, which :class:`~lasagne_lstm.training.engine.Run`
+    refuses before loading anything)."""
     if config["task"] == "stream":
-        if comm is not None:
-            raise ValueError("--task stream cannot be distributed")
         return StreamFeed(config, corpus, vocab, model)
     return BatchFeed(config, corpus, vocab, model, comm)

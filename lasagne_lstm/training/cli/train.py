@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from .. import config
 from .errors import UserError
@@ -245,7 +246,6 @@ def _rank_words(comm):
 
 def _abort_job(comm, code, message):
     """Print ``message`` and end every rank with exit status ``code``."""
-    import time
     if comm.rank != 0:
         # an error every rank meets (a bad setting) is then told once, by
         # rank 0, whose abort ends this rank first; one of this rank's own
@@ -259,7 +259,6 @@ def _abort_after_output(comm, code):
     """MPI's abort, after a moment: MPICH's launcher stops forwarding a
     rank's output when the abort reaches it, and the line just printed could
     be lost."""
-    import time
     time.sleep(0.5)
     comm.abort(code)
 
