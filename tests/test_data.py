@@ -66,6 +66,49 @@ def test_sentences_use_punkt_within_paragraphs():
     assert data.split_lines("one\n\n two  words \n") == ["one", "two words"]
 
 
+_MAP_SCRIPT = """
+import json, os, sys
+if sys.argv[1] == "xla":
+    import jax.numpy as jnp
+    jnp.ones(3).block_until_ready()  # XLA's runtime threads are running now
+from lasagne_lstm.training.data.tokenize import parallel_map, word_tokenize
+sentences = ["Sentence %d isn't short, is it?" % i for i in range(3000)]
+pairs = parallel_map(lambda s: (os.getpid(), word_tokenize(s)), sentences)
+print(json.dumps({"parent": os.getpid(), "pids": sorted({p for p, _ in pairs}),
+                  "tokens": [t for _, t in pairs]}))
+"""
+
+
+def _mapped(mode):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", _MAP_SCRIPT, mode], capture_output=True,
+                         text=True, timeout=300, check=True).stdout
+    return json.loads(out)
+
+
+def _treebank(sentences):
+    from nltk.tokenize import NLTKWordTokenizer
+    tokenizer = NLTKWordTokenizer()
+    return [tokenizer.tokenize(s) for s in sentences]
+
+
+@pytest.mark.parametrize("mode", ["plain", "xla"])
+def test_parallel_tokenizing_keeps_the_order_and_forks_only_before_xla(mode):
+    """Word tokens of 3000 sentences from ``parallel_map`` (in a fresh
+    process) equal NLTK's Treebank tokenizer run here one by one; the work
+    ran in forked workers when this machine has two CPUs or more, and in
+    the process itself once JAX's XLA runtime has started."""
+    result = _mapped(mode)
+    expected = _treebank(["Sentence %d isn't short, is it?" % i for i in range(3000)])
+    assert result["tokens"] == expected
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if mode == "xla" or cpus < 2:
+        assert result["pids"] == [result["parent"]]
+    else:
+        assert result["parent"] not in result["pids"] and len(result["pids"]) >= 2
+
+
 def test_strip_gutenberg_boilerplate():
     text = ("The Project Gutenberg EBook of X\nlegal words\n"
             "*** START OF THIS PROJECT GUTENBERG EBOOK X ***\nReal text.\n"

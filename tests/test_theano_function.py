@@ -192,3 +192,82 @@ def test_numba_backend_equals_pytensor_function_on_the_same_graph():
     np.testing.assert_allclose(losses_a, losses_b, rtol=1e-12)
     np.testing.assert_allclose(W_a, W_b, rtol=1e-12)
     assert np.abs(W_a - 0.1).max() > 1e-3  # the updates were applied
+
+
+# -- compiling ahead of use ---------------------------------------------------
+def _lm_step(seed=0):
+    """The LSTM model's SGD step on JAX, with its parameters' starting values."""
+    inputs, loss, params = _lstm_lm()
+    grads = pytensor.grad(loss, params)
+    step = function(inputs, loss, updates=[(p, p - 0.5 * g) for p, g in zip(params, grads)],
+                    backend="jax", name="sgd_step")
+    return step, params, [p.get_value() for p in params]
+
+
+def _numba_reference(batches):
+    """The same steps through ``pytensor.function`` on Numba (an independent
+    compilation of the same graph), from the same starting values."""
+    inputs, loss, params = _lstm_lm()
+    grads = pytensor.grad(loss, params)
+    step = pytensor.function(inputs, loss, mode="NUMBA",
+                             updates=[(p, p - 0.5 * g) for p, g in zip(params, grads)])
+    return [float(step(*b)) for b in batches], [p.get_value() for p in params]
+
+
+def test_compile_ahead_compiles_without_running_and_calls_do_not_compile_again(caplog):
+    import jax
+    from lasagne_lstm.theano.compile import compile_ahead
+    rng = np.random.RandomState(3)
+    batches = [_batch(rng, 4, 6), _batch(rng, 2, 3), _batch(rng, 4, 6), _batch(rng, 1, 5)]
+    step, params, start = _lm_step()
+    shapes = [[np.zeros(a.shape, a.dtype) for a in b] for b in batches]
+    ahead = compile_ahead([(step, s) for s in shapes])
+    ahead.join()
+    assert not ahead.running
+    assert sorted(step.functions) == sorted({tuple(a.shape for a in b) for b in batches})
+    assert step.ahead_seconds > 0 and step.compile_seconds == 0
+    for p, value in zip(params, start):  # compiling ran nothing
+        np.testing.assert_array_equal(p.get_value(), value)
+    assert compile_ahead([(step, shapes[0])]) is None  # nothing left to compile
+    with jax.log_compiles(), caplog.at_level("WARNING"):
+        losses = [float(step(*b)) for b in batches]
+    # the calls used the executables compiled ahead: XLA compiled nothing more
+    assert not [r for r in caplog.records if "sgd_step" in r.getMessage()
+                or "jax_funcified_fgraph" in r.getMessage()]
+    ref_losses, ref_values = _numba_reference(batches)
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
+    for p, value in zip(params, ref_values):
+        np.testing.assert_allclose(p.get_value(), value, rtol=1e-5, atol=1e-7)
+
+
+def test_a_cancelled_compile_ahead_leaves_the_rest_to_the_first_calls():
+    from lasagne_lstm.theano.compile import compile_ahead
+    rng = np.random.RandomState(4)
+    batches = [_batch(rng, 3, w) for w in (2, 3, 4, 5, 6, 7)]
+    step, params, _ = _lm_step()
+    ahead = compile_ahead([(step, b) for b in batches])
+    ahead.cancel()  # at most the compilations under way finish
+    assert not ahead.running and not step._ahead
+    assert len(step.functions) < len(batches)
+    losses = [float(step(*b)) for b in batches]  # the rest compile on first call
+    assert len(step.functions) == len(batches)
+    ref_losses, _ = _numba_reference(batches)
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
+
+
+def test_a_call_waits_for_its_shape_compiling_ahead_and_a_failure_is_left_to_it(capsys):
+    from lasagne_lstm.theano.compile import compile_ahead
+    x = pt.matrix("x")
+    double = function([x], 2 * x.sum(), backend="jax")
+    ahead = compile_ahead([(double, [np.zeros((300, 2))])])
+    # called at once: it waits for the background compilation, not compiling twice
+    assert double(np.ones((300, 2))) == pytest.approx(1200.0)
+    ahead.join()
+    assert len(double.functions) == 1 and double.shapes_seen == 1
+    # a graph JAX cannot compile by shape fails in the background silently;
+    # its first call then falls back to Numba and says so, as without compile_ahead
+    n = pt.lscalar("n")
+    head = function([n], pt.arange(n).sum(), backend="jax")
+    compile_ahead([(head, [np.int64(5)])]).join()
+    assert head(5) == 10 and not head.static
+    assert "depend on input values" in capsys.readouterr().err

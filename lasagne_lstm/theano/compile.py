@@ -8,11 +8,20 @@ parameter``). :func:`function` hides the difference: on a static-shape
 backend it compiles one *specialisation* per signature of input shapes, each
 from the same graph with the inputs replaced by variables of static shape,
 so PyTensor folds every shape into a constant before JAX sees it.
+
+Compiling those specialisations is most of a short run's start-up (about
+3 s each for an LSTM language model's training step). :func:`compile_ahead`
+compiles the ones a run will need in background threads, ahead of their
+first call, while the process trains on the shapes it already has.
 """
+import atexit
+import collections
 import contextlib
 import sys
+import threading
 import time
 import warnings
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -27,12 +36,16 @@ from pytensor.tensor.type import TensorType
 
 from .. import backends
 
-__all__ = ["function", "In", "Out", "BackendFunction"]
+__all__ = ["function", "In", "Out", "BackendFunction", "compile_ahead", "AheadOfUse"]
 
 #: Specialisations a function keeps before dropping the least recently used.
 MAX_SHAPES = 64
 #: Distinct input shapes after which a function warns that it keeps compiling.
 WARN_SHAPES = 16
+#: One compilation at a time in the process, whichever thread asks: PyTensor's
+#: rewriting and the warning filters set while tracing are not made for
+#: threads. Running compiled functions needs no lock.
+_COMPILE_LOCK = threading.RLock()
 
 
 def function(inputs, outputs=None, mode=None, updates=None, givens=None,
@@ -191,8 +204,11 @@ class BackendFunction:
         The compiled PyTensor functions by input-shape signature (``None``
         for the single dynamic-shape function), most recently used last.
     compile_seconds : float
-        Time spent compiling, first calls included (JAX compiles on the first
-        call).
+        Time calls spent compiling, first calls included (JAX compiles on the
+        first call), or waiting for a compilation ahead of use.
+    ahead_seconds : float
+        Time spent compiling ahead of use (:func:`compile_ahead`), in the
+        background.
     shapes_seen : int
         Distinct input-shape signatures compiled so far (evicted ones too).
     """
@@ -211,7 +227,11 @@ class BackendFunction:
         self.warn_shapes = int(warn_shapes)
         self.functions = OrderedDict()
         self.compile_seconds = 0.0
+        self.ahead_seconds = 0.0
         self.shapes_seen = 0
+        self._functions_lock = threading.Lock()
+        # signature -> Event, set once its compilation ahead of use has ended
+        self._ahead = {}
         self._warned = False
         self._variables = [_variable(i) for i in self.inputs]
         self._names = [v.name for v in self._variables]
@@ -238,13 +258,21 @@ class BackendFunction:
             fn = self.functions.get(None) or self._compile_dynamic()
             return fn(*args)
         key = tuple(np.shape(a) for a in args)
-        fn = self.functions.get(key)
+        fn = self._lookup(key)
+        if fn is None:
+            pending = self._ahead.get(key)
+            if pending is not None:
+                start = time.perf_counter()
+                pending.wait()
+                self.compile_seconds += time.perf_counter() - start
+            # looked up again after the claim is gone: the background thread
+            # stores the function before it drops the claim
+            fn = self._lookup(key)
         if fn is not None:
-            self.functions.move_to_end(key)
             return _host_outputs(fn(*args))
         start = time.perf_counter()
         try:
-            with _quiet_tracing():
+            with _COMPILE_LOCK, _quiet_tracing():
                 fn = self._specialise(key)
                 # JAX compiles on the first call: count it as compiling
                 result = fn(*args)
@@ -334,11 +362,55 @@ class BackendFunction:
                    if not (k == "no_default_updates" and not v)}
         return pytensor.function(inputs, outputs, mode=mode or self.mode, **options)
 
+    def _lookup(self, key):
+        """The specialisation for ``key``, marked most recently used, or None."""
+        with self._functions_lock:
+            fn = self.functions.get(key)
+            if fn is not None:
+                self.functions.move_to_end(key)
+            return fn
+
+    def _claim(self, args):
+        """The signature of ``args`` (arrays, or anything with a ``shape``)
+        marked as being compiled ahead of use; None when there is nothing to
+        compile (a dynamic-shape backend, or compiled or claimed already)."""
+        if not self.static or len(args) != len(self.inputs):
+            return None
+        key = tuple(np.shape(a) for a in args)
+        with self._functions_lock:
+            if key in self.functions or key in self._ahead:
+                return None
+            self._ahead[key] = threading.Event()
+        return key
+
+    def _compile_claimed(self, key):
+        """Compile a claimed signature without running it: PyTensor's
+        specialisation, then XLA's executable for it (which JAX keeps, so the
+        first call finds it compiled). A failure is left to the first call,
+        which compiles again and reports it (or falls back)."""
+        start = time.perf_counter()
+        try:
+            with _COMPILE_LOCK, _quiet_tracing():
+                fn = self._specialise(key)
+                lowered = _lowered_executable(fn, key)
+            if lowered is not None:
+                # XLA's part, outside the lock: it holds no GIL, so another
+                # thread specialises the next signature meanwhile
+                lowered.compile()
+            self._remember(key, fn)
+        except Exception:
+            pass
+        finally:
+            with self._functions_lock:  # two threads may add at once
+                self.ahead_seconds += time.perf_counter() - start
+            self._ahead.pop(key).set()
+
     def _remember(self, key, fn):
-        self.functions[key] = fn
+        with self._functions_lock:
+            self.functions[key] = fn
+            while len(self.functions) > self.max_shapes:
+                self.functions.popitem(last=False)
         self.shapes_seen += 1
-        while len(self.functions) > self.max_shapes:
-            self.functions.popitem(last=False)
         if self.shapes_seen >= self.warn_shapes and not self._warned:
             self._warned = True
             sys.stderr.write(
@@ -346,3 +418,118 @@ class BackendFunction:
                 "static-shape backend (one compile each); pad batches with "
                 "lasagne_lstm.utils.pad_to_ladder so a few shapes serve all\n"
                 % (self._label(), self.shapes_seen))
+
+
+def _lowered_executable(fn, key):
+    """PyTensor function ``fn`` (JAX linker) lowered for inputs of shapes
+    ``key``, for XLA to compile without running it; None when PyTensor's
+    linker gives no plain jitted function.
+
+    JAX compiles on a jitted function's first call; ``lower(...).compile()``
+    on abstract values does the same work and JAX keeps the result for that
+    signature. The explicit inputs' types come from the graph, the shared
+    variables' from their current values.
+    """
+    jitted = getattr(getattr(fn, "vm", None), "jit_fn", None)
+    if not hasattr(jitted, "lower"):
+        return None
+    import jax
+    specs = []
+    for k, (var, cell) in enumerate(zip(fn.maker.fgraph.inputs, fn.vm.inputs)):
+        if k < len(key):
+            specs.append(jax.ShapeDtypeStruct(key[k], var.type.dtype))
+        elif hasattr(cell[0], "shape") and hasattr(cell[0], "dtype"):
+            specs.append(jax.ShapeDtypeStruct(np.shape(cell[0]), cell[0].dtype))
+        else:
+            return None  # a value JAX takes in another form (a random generator)
+    return jitted.lower(*specs)
+
+
+class AheadOfUse:
+    """Compilations running ahead of use in background threads (see
+    :func:`compile_ahead`); :meth:`cancel` stops after the ones under way.
+
+    Two threads take the signatures in order: one specialises a graph in
+    PyTensor (Python, under the compile lock) while the other's XLA
+    compilation runs.
+    """
+
+    THREADS = 2
+
+    def __init__(self, jobs):
+        self._jobs = collections.deque(jobs)
+        self._jobs_lock = threading.Lock()
+        self._cancelled = False
+        self._threads = [threading.Thread(target=self._run, name="compile-ahead",
+                                          daemon=True) for _ in range(self.THREADS)]
+        _RUNNING.add(self)
+        for thread in self._threads:
+            thread.start()
+
+    def _next(self):
+        with self._jobs_lock:
+            return self._jobs.popleft() if self._jobs and not self._cancelled else None
+
+    def _run(self):
+        job = self._next()
+        while job is not None:
+            fn, key = job
+            fn._compile_claimed(key)
+            job = self._next()
+
+    @property
+    def running(self):
+        return any(thread.is_alive() for thread in self._threads)
+
+    def join(self):
+        """Wait until every compilation has ended."""
+        for thread in self._threads:
+            thread.join()
+
+    def cancel(self):
+        """Compile nothing more; returns once the compilations under way (if
+        any) have ended, so that no compiler runs after its caller is done."""
+        with self._jobs_lock:
+            self._cancelled = True
+            left, self._jobs = list(self._jobs), collections.deque()
+        for fn, key in left:
+            fn._ahead.pop(key).set()  # unclaimed: its first call compiles it
+        for thread in self._threads:
+            thread.join()
+
+
+_RUNNING = weakref.WeakSet()
+
+
+@atexit.register
+def _cancel_all():
+    # the interpreter must not shut down under a compiler (XLA's threads)
+    for ahead in list(_RUNNING):
+        ahead.cancel()
+
+
+def compile_ahead(calls):
+    """Compile, in background threads, what calls with these arguments will
+    need, in the given order, without running anything.
+
+    Parameters
+    ----------
+    calls : iterable of (BackendFunction, sequence of arguments)
+        The arguments may be arrays or anything with a ``shape``; only their
+        shapes matter. Signatures compiled or claimed already are skipped,
+        and so are functions on dynamic-shape backends (compiled once).
+
+    Returns
+    -------
+    AheadOfUse or None
+        None when nothing needs compiling. A call whose signature is still
+        being compiled waits for it (the wait counts in its function's
+        ``compile_seconds``); one whose compilation failed in the background
+        compiles again itself, and raises or falls back as it would have.
+    """
+    jobs = []
+    for fn, args in calls:
+        key = fn._claim(list(args))
+        if key is not None:
+            jobs.append((fn, key))
+    return AheadOfUse(jobs) if jobs else None

@@ -383,15 +383,20 @@ class GradientAccumulator:
         *sums]`` when the accumulator keeps sums. A non-finite objective,
         gradient or new value skips the update (the accumulators are zeroed
         all the same); ``last_applied`` tells."""
-        if self._apply is None:
-            self._apply = self._apply_function()
-        *result, finite = self._apply()
+        *result, finite = self.apply_function()
         self.last_applied = bool(finite)
         if not self.sums:
             return result[0]
         return result
 
-    def _apply_function(self):
+    def apply_function(self):
+        """The compiled function behind :meth:`apply_mean_grad` (built on
+        first use)."""
+        if self._apply is None:
+            self._apply = self._build_apply_function()
+        return self._apply
+
+    def _build_apply_function(self):
         totals = [self.accumulated_objective] + list(self.sums or [])
         upd, finite = guard_updates(self._updates, [self.accumulated_objective]
                                     + self.accumulators)

@@ -682,42 +682,54 @@ class Run:
             After :meth:`request_stop`, at the end of the update under way
             (saved to ``checkpoint_path`` first, when given).
         """
-        from tqdm import tqdm
         c = self.config
-        max_steps = c["max_steps"]
         if not self.writes:
             checkpoint_path = None
         start = time.perf_counter()
         while self.epoch < c["epochs"]:
-            if max_steps is not None and self.step >= max_steps:
+            if c["max_steps"] is not None and self.step >= c["max_steps"]:
                 break
             self._check_stop(checkpoint_path)
             batches = self.feed.epoch(self.epoch)
             self.feed.start_epoch(self.position)
-            totals = self.epoch_totals
-            bar = tqdm(total=len(batches), initial=self.position,
-                       unit="window" if c["task"] == "stream" else "batch",
-                       desc="epoch %d" % (self.epoch + 1), file=sys.stderr,
-                       disable=not self.progress, dynamic_ncols=True)
+            # the shapes still to come compile in the background meanwhile
+            ahead = self.feed.compile_ahead(batches[self.position:])
             try:
-                while self.position < len(batches):
-                    if max_steps is not None and self.step >= max_steps:
-                        break
-                    self._check_stop(checkpoint_path)
-                    self._update(batches[self.position], totals, bar, start)
-                    if (checkpoint_path and c["save_every"]
-                            and self.step % c["save_every"] == 0):
-                        self.save(checkpoint_path)
+                self._epoch(batches, checkpoint_path, start)
             finally:
-                bar.close()  # ends the bar's line before anything else is printed
-            if self.position >= len(batches):
-                self._end_epoch(totals, start)
-                if checkpoint_path:
-                    self.save(checkpoint_path)
+                if ahead is not None:
+                    ahead.cancel()
         if checkpoint_path:
             self.save(checkpoint_path)
         self._check_stop(checkpoint_path)  # a stop asked for during the last update
         return self.history
+
+    def _epoch(self, batches, checkpoint_path, start):
+        """The epoch's batches from ``self.position`` on (or up to
+        ``max_steps``), then, if it ended, its record and checkpoint."""
+        from tqdm import tqdm
+        c = self.config
+        max_steps = c["max_steps"]
+        totals = self.epoch_totals
+        bar = tqdm(total=len(batches), initial=self.position,
+                   unit="window" if c["task"] == "stream" else "batch",
+                   desc="epoch %d" % (self.epoch + 1), file=sys.stderr,
+                   disable=not self.progress, dynamic_ncols=True)
+        try:
+            while self.position < len(batches):
+                if max_steps is not None and self.step >= max_steps:
+                    break
+                self._check_stop(checkpoint_path)
+                self._update(batches[self.position], totals, bar, start)
+                if (checkpoint_path and c["save_every"]
+                        and self.step % c["save_every"] == 0):
+                    self.save(checkpoint_path)
+        finally:
+            bar.close()  # ends the bar's line before anything else is printed
+        if self.position >= len(batches):
+            self._end_epoch(totals, start)
+            if checkpoint_path:
+                self.save(checkpoint_path)
 
     def _update(self, batch, totals, bar, start):
         """Train on one batch (or window) and record it."""
@@ -788,6 +800,7 @@ class Run:
                       compile_seconds=totals["compile_seconds"],
                       compiled_functions=self.steps.compiled_functions,
                       total_compile_seconds=self.steps.compile_seconds,
+                      compile_ahead_seconds=self.steps.compile_ahead_seconds,
                       learning_rate=lr, wall_time=time.perf_counter() - start)
         self._emit(record)
         new_lr = self.schedule.end_epoch(self.epoch, valid["loss"], lr)

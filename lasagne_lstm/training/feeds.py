@@ -90,6 +90,16 @@ class BatchFeed:
     def start_epoch(self, position):
         """Nothing is carried between batches."""
 
+    def compile_ahead(self, batches):
+        """Start compiling, in the background, what training on ``batches``
+        and then evaluating the validation split will need (one function per
+        shape on a static-shape backend); returns the handle to cancel, or
+        None. Not under MPI, where each rank's shapes are its shares'."""
+        if self.comm is not None:
+            return None
+        return self.steps.compile_ahead(batches, self.config["micro_batch"],
+                                        evaluation=self.valid_batches.epoch(0))
+
     def update(self, batch, step=0):
         """Update ``step`` (0-based, it keys the dropout masks) on a batch;
         returns (loss sum, targets, cells processed)."""
@@ -161,6 +171,10 @@ class StreamFeed:
         """Zero state at an epoch's start; a resumed run keeps its restored one."""
         if position == 0 or self.states is None:
             self.states = self.steps.initial_states(self.config["batch_size"])
+
+    def compile_ahead(self, windows):
+        """Nothing: every window has one shape, compiled by the first update."""
+        return None
 
     def update(self, window, step=0):
         """Update ``step`` on a window, carrying the state into the next one;

@@ -318,13 +318,51 @@ class StepFunctions:
     def evaluate(self, X, mask, y):
         """Loss sum, number of targets and number correct on a padded batch,
         with dropout off; never updates anything."""
+        loss_sum, n, correct = self._evaluation_function()(X, mask, y)
+        return float(loss_sum), float(n), float(correct)
+
+    def _evaluation_function(self):
         if self._evaluate is None:
             inputs, terms = self._terms(True, deterministic=True)
             self._evaluate = function(inputs, [terms.loss_sum, terms.n_targets,
                                                terms.correct],
                                       backend=self.backend, name="evaluate", lazy=True)
-        loss_sum, n, correct = self._evaluate(X, mask, y)
-        return float(loss_sum), float(n), float(correct)
+        return self._evaluate
+
+    # -- compiling ahead of use ------------------------------------------------
+    def compile_ahead(self, batches, micro_batch=1, evaluation=()):
+        """Compile, in background threads, the functions that training on
+        ``batches`` (in this mode, with ``micro_batch``) and evaluating
+        ``evaluation`` batches will call, in the order of their first use
+        (:func:`lasagne_lstm.theano.compile_ahead`). Returns its
+        :class:`~lasagne_lstm.theano.compile.AheadOfUse` handle, or None when
+        nothing needs compiling (every shape seen already, or a backend that
+        compiles once for all shapes)."""
+        from ..theano.compile import compile_ahead
+        if not backends.needs_static_shapes(self.backend):
+            return None
+        calls = []
+        for batch in batches:
+            if self.mode == "masked":
+                calls.append((self._train.function, self._placeholders(batch)
+                               + self._noise(0)))
+                continue
+            for mb in batch.micro_batches(micro_batch):
+                calls.append((self._compute_grad[True].function,
+                              self._placeholders(mb) + self._noise(0)
+                              + [np.zeros(mb.rows, dtype=pytensor.config.floatX)]))
+            calls.append((self.accumulator.apply_function(), []))
+        for batch in evaluation:
+            calls.append((self._evaluation_function(), self._placeholders(batch)))
+        return compile_ahead(_first_of_each_shape(calls))
+
+    def _placeholders(self, batch):
+        """Arrays of the shapes (and types) of ``batch``'s ``X, mask, y``,
+        without building the batch's own."""
+        shape = (batch.rows, batch.width)
+        X = np.zeros(shape, dtype="int32")
+        y = X if self.task == "lm" else np.zeros(batch.rows, dtype="int32")
+        return [X, np.zeros(shape, dtype=pytensor.config.floatX), y]
 
     def _functions(self):
         found = [f.function for f in self._steps if hasattr(f, "function")]
@@ -342,8 +380,25 @@ class StepFunctions:
 
     @property
     def compile_seconds(self):
-        """Seconds spent compiling so far (each function's first call included)."""
+        """Seconds calls spent compiling so far (each function's first call
+        included) or waiting for a compilation ahead of use."""
         return sum(f.compile_seconds for f in self._functions())
+
+    @property
+    def compile_ahead_seconds(self):
+        """Seconds spent compiling in the background (:meth:`compile_ahead`)."""
+        return sum(f.ahead_seconds for f in self._functions())
+
+
+def _first_of_each_shape(calls):
+    """``(function, arguments)`` pairs, the first of each function and
+    signature of argument shapes only, in order."""
+    seen = set()
+    for fn, args in calls:
+        key = (id(fn), tuple(np.shape(a) for a in args))
+        if key not in seen:
+            seen.add(key)
+            yield fn, args
 
 
 class StreamStepFunctions:
@@ -431,3 +486,6 @@ class StreamStepFunctions:
     @property
     def compile_seconds(self):
         return self._train.compile_seconds + self._evaluate.compile_seconds
+
+    #: Stream windows compile on their first update, never ahead of use.
+    compile_ahead_seconds = 0.0

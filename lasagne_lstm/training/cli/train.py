@@ -394,8 +394,15 @@ def _fit(args, settings, resume, log, checkpoint_path, signals, comm=None):
             metric = "valid accuracy %s" % _fmt(record["valid_accuracy"], "%.4f")
         compiled = ""
         if record.get("compiled_functions") is not None:
-            compiled = ", %d functions compiled (%.1f s in all)" % (
-                record["compiled_functions"], record["total_compile_seconds"])
+            if record.get("compile_ahead_seconds"):
+                compiled = (", %d functions compiled (%.1f s of compiling in the background, "
+                            "training waited %.1f s for it)" % (
+                                record["compiled_functions"],
+                                record["compile_ahead_seconds"],
+                                record["total_compile_seconds"]))
+            else:
+                compiled = ", %d functions compiled (%.1f s in all)" % (
+                    record["compiled_functions"], record["total_compile_seconds"])
         print("epoch %d: train perplexity %.2f, %s, %s tokens/s%s"
               % (record["epoch"], record["train_perplexity"], metric,
                  _fmt(record["tokens_per_s"], "%.0f"), compiled))

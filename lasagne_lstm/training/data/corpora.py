@@ -23,8 +23,8 @@ import time
 import numpy as np
 
 from .textio import DataError, find_text_files, read_text
-from .tokenize import (check_level, char_tokenize, normalize_space, split_lines,
-                       split_sentences, train_punkt, word_tokenize)
+from .tokenize import (check_level, char_tokenize, normalize_space, parallel_map,
+                       split_lines, split_sentences, train_punkt, word_tokenize)
 from .vocab import Vocabulary
 
 __all__ = ["Corpus", "CORPORA", "TASKS", "SEGMENTS", "cache_dir", "corpus_dir",
@@ -286,10 +286,9 @@ def _read_shakespeare(root):
     _progress("training Punkt on the Shakespeare text and tokenizing "
               "(first use only; cached afterwards) ...")
     punkt = train_punkt(text)
-    sentences = []
-    for t in _tqdm(texts, "sentences"):
-        sentences.extend(split_sentences(t, punkt))
-    return sentences, None, None
+    per_text = parallel_map(lambda t: split_sentences(t, punkt), texts,
+                            lambda it, total: _tqdm(it, "sentences", total), min_items=2)
+    return [s for sentences in per_text for s in sentences], None, None
 
 
 def _read_brown(root):
@@ -352,7 +351,8 @@ def _named_documents(name, fetch_missing=True):
             pass  # rebuild a damaged cache below
     sentences, tokens, labels = _READERS[name](root)
     if tokens is None:
-        tokens = [word_tokenize(s) for s in _tqdm(sentences, "tokenizing")]
+        tokens = parallel_map(word_tokenize, sentences,
+                              lambda it, total: _tqdm(it, "tokenizing", total))
     keep = [i for i, t in enumerate(tokens) if t]
     sentences = [sentences[i] for i in keep]
     tokens = [tokens[i] for i in keep]

@@ -5,11 +5,16 @@ Nothing here calls ``nltk.download``: word tokens come from NLTK's
 no data files needed) and sentences from a ``PunktSentenceTokenizer`` trained
 on the text itself (an untrained Punkt splits after "Mr.").
 """
+import multiprocessing
+import os
 import re
+import signal
+import sys
+import threading
 
 __all__ = ["LEVELS", "normalize_space", "word_tokenize", "char_tokenize",
            "tokenize", "train_punkt", "split_paragraphs", "split_sentences",
-           "split_lines", "detokenize"]
+           "split_lines", "detokenize", "parallel_map"]
 
 LEVELS = ("word", "char")
 
@@ -108,3 +113,78 @@ def detokenize(tokens, level="word"):
     """Words joined by spaces, characters joined by nothing."""
     check_level(level)
     return (" " if level == "word" else "").join(tokens)
+
+
+#: Items below which :func:`parallel_map` stays in this process (starting
+#: workers costs more than it saves).
+PARALLEL_MIN_ITEMS = 2000
+
+
+def parallel_map(fn, items, progress=None, min_items=PARALLEL_MIN_ITEMS):
+    """``[fn(item) for item in items]``, on every CPU this process may use.
+
+    Tokenizing a corpus is pure Python, one core's work (Shakespeare's word
+    tokens take 10 s); worker processes share it. They are forked, so
+    ``fn`` and what it reads need no pickling, and only while this process
+    runs no other thread that could hold a lock a forked child would then
+    wait on forever (JAX's XLA runtime, once started, runs several); else
+    the map runs here. Results come back in order, so the output is the same
+    as the serial one.
+
+    ``progress(iterable, total)`` wraps the results as they arrive (a
+    progress bar).
+    """
+    items = list(items)
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                  else (os.cpu_count() or 1), 8)
+    wrap = progress or (lambda it, total: it)
+    if (workers < 2 or len(items) < min_items or not _safe_to_fork()
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        return [r for r in wrap((fn(item) for item in items), len(items))]
+    global _FORKED_FN
+    _FORKED_FN = fn
+    chunks = [items[k::workers * 16] for k in range(workers * 16)]
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_signals)
+    try:
+        parts = list(wrap(pool.imap(_map_chunk, chunks), len(chunks)))
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+        _FORKED_FN = None
+    # chunk k holds items k, k + n, k + 2n, ...: interleave them back
+    results = [None] * len(items)
+    for k, part in enumerate(parts):
+        results[k::len(chunks)] = part
+    return results
+
+
+_FORKED_FN = None
+
+
+def _safe_to_fork():
+    """Whether this process runs only its main thread (tqdm's idle monitor
+    aside) and no XLA runtime (False when it cannot tell)."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and type(thread).__name__ != "TMonitor":
+            return False
+    if "jax" not in sys.modules:
+        return True
+    try:
+        from jax._src import xla_bridge
+        return not xla_bridge.backends_are_initialized()
+    except (ImportError, AttributeError):
+        return False
+
+
+def _worker_signals():
+    # a worker inherits its parent's handlers: it must neither act on the
+    # parent's Ctrl-C (the parent stops it) nor report the pool's SIGTERM
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _map_chunk(chunk):
+    return [_FORKED_FN(item) for item in chunk]
