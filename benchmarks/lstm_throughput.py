@@ -77,10 +77,12 @@ What is reported for each configuration:
   level ``ratio_vs_torch_packed`` is that of our fastest configuration;
   ``ratio_vs_torch_packed_per_cpu_s`` the same per CPU second).
 
-Threads: ``--threads N`` (default 1) sets OMP/MKL/OpenBLAS/Numba thread
-counts and ``torch.set_num_threads`` for every configuration, and pins each
+Threads: ``--threads N`` (default: every CPU this process may use, what a
+user runs with) sets OMP/MKL/OpenBLAS/Numba thread counts and
+``torch.set_num_threads`` for every configuration, and pins each
 configuration's process to the N least busy CPUs (``sched_setaffinity``,
 before any library starts its thread pool; ``--no-pin`` turns that off).
+``--threads 1`` is the per-CPU view: one pinned thread each.
 Pinning is needed because XLA's CPU runtime sizes its thread pool from the
 CPUs it may use and ignores the thread variables: unpinned, JAX used ~1.8
 cores with N=1. The ``cpu`` column (process CPU time / wall time over the
@@ -196,9 +198,11 @@ def parse_args(argv=None):
                    help="cpu (default), or gpu: JAX on CUDA against PyTorch's "
                         "cuDNN nn.LSTM on the same GPU (jax backend only, "
                         "processes not pinned)")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=int, default=None,
                    help="threads for every framework: OMP/MKL/OpenBLAS/Numba "
-                        "and torch.set_num_threads (default 1)")
+                        "and torch.set_num_threads (default: every CPU this "
+                        "process may use, %d here; 1 gives the per-CPU view)"
+                        % available_cpus())
     p.add_argument("--no-pin", action="store_true",
                    help="do not pin each configuration's process to --threads "
                         "CPUs (by default it is pinned to the least busy ones, "
@@ -257,6 +261,8 @@ def parse_args(argv=None):
     for key, (quick, normal) in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, quick if args.quick else normal)
+    if args.threads is None:
+        args.threads = available_cpus()
     if args.threads < 1:
         p.error("--threads must be at least 1")
     if args.device == "gpu":
@@ -269,6 +275,13 @@ def parse_args(argv=None):
 
 
 # -- environment -------------------------------------------------------------
+def available_cpus():
+    """CPUs this process may run on (its affinity), else the machine's count."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def worker_env(threads, cache_root=None, force_cache=False, device="cpu"):
     """Environment of a worker subprocess: thread counts, JAX's platform,
     PyTensor flags and the JAX cache folder (``cache_root`` defaults to
