@@ -1,0 +1,139 @@
+"""The main job from a cold start, in parts: ``lasagne-lstm train
+shakespeare`` with empty data and compile caches, timed from the process's
+start to its exit.
+
+Every cache the job uses lives in a fresh temporary folder: the corpus
+(``LASAGNE_LSTM_DATA``), JAX's persistent compilation cache
+(``LASAGNE_LSTM_CACHE``) and PyTensor's ``compiledir``. The parts come from
+the moments the job's own lines appear on stderr and from its log:
+
+* ``start``: interpreter and imports, up to the fetch message;
+* ``fetch``: downloading the corpus;
+* ``tokenize``: Punkt training, sentences and word tokens (then the
+  vocabulary and the model, up to the line naming the corpus);
+* ``epoch``: the first epoch's updates, of which ``waited for compiling`` is
+  the updates' time spent compiling or waiting for a compilation;
+* ``end``: evaluation, checkpoint and exit.
+
+``--keep-data DIR`` fetches and tokenizes into DIR once and then reuses it
+(only the compile caches start empty), and ``--without-compile-ahead`` runs
+the job with :meth:`BatchFeed.compile_ahead` switched off, so that
+``--runs 2 --alternate`` compares the two in one session.
+
+    python benchmarks/cold_start.py                       # about 100 s on 2 CPUs
+    python benchmarks/cold_start.py --keep-data /tmp/data --runs 2 --alternate
+"""
+import argparse
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+#: The job, run through this interpreter; compile-ahead off on request.
+JOB = """
+import sys
+if sys.argv[1] == "off":
+    from lasagne_lstm.training import feeds
+    feeds.BatchFeed.compile_ahead = lambda self, batches: None
+from lasagne_lstm.training.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--keep-data", metavar="DIR", default=None,
+                   help="corpus cache to fill once and reuse (default: a fresh one "
+                        "per run, so every run fetches and tokenizes)")
+    p.add_argument("--without-compile-ahead", action="store_true",
+                   help="switch compiling ahead of use off")
+    p.add_argument("--alternate", action="store_true",
+                   help="alternate runs with and without compiling ahead of use")
+    p.add_argument("--runs", type=int, default=1, help="runs (default 1)")
+    p.add_argument("--json", default=None, help="write the runs' parts here")
+    return p.parse_args(argv)
+
+
+def timed_job(data_dir, ahead):
+    """Run the job once; returns its parts in seconds."""
+    with tempfile.TemporaryDirectory(prefix="cold-start-") as tmp:
+        tmp = pathlib.Path(tmp)
+        env = dict(os.environ, LASAGNE_LSTM_DATA=str(data_dir or tmp / "data"),
+                   LASAGNE_LSTM_CACHE=str(tmp / "compiled"),
+                   PYTENSOR_FLAGS="compiledir=%s" % (tmp / "pytensor"))
+        env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"]
+                                         if env.get("PYTHONPATH") else "")
+        log = tmp / "log.jsonl"
+        cmd = [sys.executable, "-c", JOB, "on" if ahead else "off", "train",
+               "shakespeare", "--checkpoint", str(tmp / "job.npz"), "--log", str(log),
+               "--quiet"]
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True, cwd=tmp)
+        seen = {}
+        for line in proc.stderr:
+            now = time.perf_counter() - start
+            for part, pattern in (("fetching", r"fetching corpus"),
+                                  ("fetched", r"fetched \S+ in"),
+                                  ("corpus", r"^corpus \S+: ")):
+                if re.search(pattern, line) and part not in seen:
+                    seen[part] = now
+        out = proc.stdout.read()
+        proc.wait()
+        total = time.perf_counter() - start
+        if proc.returncode != 0 or "corpus" not in seen:
+            raise SystemExit("cold_start: the job failed (exit %d):\n%s"
+                             % (proc.returncode, out))
+        records = [json.loads(r) for r in open(log)]
+    updates = [r for r in records if r["event"] == "update"]
+    epoch = next(r for r in records if r["event"] == "epoch")
+    data_start = seen.get("fetching", seen["corpus"])
+    tokenize_from = seen.get("fetched", data_start)
+    # the log's clock starts when training does, just after the corpus line
+    epoch_seconds = updates[-1]["wall_time"]
+    return dict(
+        compile_ahead=ahead, fetched=data_dir is None or "fetching" in seen,
+        start=data_start, fetch=tokenize_from - data_start,
+        tokenize=seen["corpus"] - tokenize_from, epoch=epoch_seconds,
+        waited_for_compiling=sum(r["compile_seconds"] for r in updates),
+        compile_ahead_seconds=epoch.get("compile_ahead_seconds", 0.0),
+        end=total - seen["corpus"] - epoch_seconds, total=total,
+        updates=len(updates), valid_perplexity=epoch["valid_perplexity"])
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    data = pathlib.Path(args.keep_data) if args.keep_data else None
+    if data is not None and not (data / "shakespeare").exists():
+        print("cold_start: filling %s once (fetch and tokenize; not timed)" % data,
+              file=sys.stderr)
+        subprocess.run([sys.executable, "-c", JOB, "on", "data", "fetch", "shakespeare"],
+                       env=dict(os.environ, LASAGNE_LSTM_DATA=str(data)), check=True)
+    runs = []
+    for k in range(args.runs):
+        ahead = not args.without_compile_ahead
+        if args.alternate:
+            ahead = k % 2 == 0
+        runs.append(timed_job(data, ahead))
+        r = runs[-1]
+        print("run %d (compile ahead %s): %.1f s = start %.1f + fetch %.1f + tokenize %.1f "
+              "+ epoch %.1f (waited %.1f s for compiling; %.1f s compiled in the "
+              "background) + end %.1f; %d updates, valid perplexity %.2f"
+              % (k + 1, "on" if r["compile_ahead"] else "off", r["total"], r["start"],
+                 r["fetch"], r["tokenize"], r["epoch"], r["waited_for_compiling"],
+                 r["compile_ahead_seconds"], r["end"], r["updates"],
+                 r["valid_perplexity"]), flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(runs, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
