@@ -699,7 +699,8 @@ class Run:
             finally:
                 if ahead is not None:
                     ahead.cancel()
-        if checkpoint_path:
+        if checkpoint_path and self.last_saved != (str(checkpoint_path), self.step):
+            # (an epoch's end has just saved this very state: 50 MB for the main job)
             self.save(checkpoint_path)
         self._check_stop(checkpoint_path)  # a stop asked for during the last update
         return self.history
