@@ -60,6 +60,8 @@ def test_jax_backend_static_shapes_both_modes_agree(corpus_file, tmp_path):
         history = run.fit(str(tmp_path / ("%s.npz" % mode)))
         results[mode] = (before, history[-1]["valid_perplexity"], _params(run))
         assert run.steps.compiled_functions > 2  # several shapes, one function each
+        # the engine had them compiled ahead of use, in the background
+        assert history[-1]["compile_ahead_seconds"] > 0
     (b1, a1, p1), (b2, a2, p2) = results["masked"], results["accumulate"]
     assert a1 < 0.8 * b1
     assert a1 == pytest.approx(a2, rel=1e-4)

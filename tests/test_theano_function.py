@@ -195,7 +195,7 @@ def test_numba_backend_equals_pytensor_function_on_the_same_graph():
 
 
 # -- compiling ahead of use ---------------------------------------------------
-def _lm_step(seed=0):
+def _lm_step():
     """The LSTM model's SGD step on JAX, with its parameters' starting values."""
     inputs, loss, params = _lstm_lm()
     grads = pytensor.grad(loss, params)

@@ -383,7 +383,8 @@ class GradientAccumulator:
         *sums]`` when the accumulator keeps sums. A non-finite objective,
         gradient or new value skips the update (the accumulators are zeroed
         all the same); ``last_applied`` tells."""
-        *result, finite = self.apply_function()()
+        apply = self.apply_function()
+        *result, finite = apply()
         self.last_applied = bool(finite)
         if not self.sums:
             return result[0]
