@@ -13,15 +13,21 @@ the moments the job's own lines appear on stderr and from its log:
   vocabulary and the model, up to the line naming the corpus);
 * ``epoch``: the first epoch's updates, of which ``waited for compiling`` is
   the updates' time spent compiling or waiting for a compilation;
-* ``end``: evaluation, checkpoint and exit.
+* ``end``: evaluation (reported on its own), checkpoint and exit.
 
 ``--keep-data DIR`` fetches and tokenizes into DIR once and then reuses it
 (only the compile caches start empty), and ``--without-compile-ahead`` runs
 the job with :meth:`BatchFeed.compile_ahead` switched off, so that
 ``--runs 2 --alternate`` compares the two in one session.
 
+``--parts`` times the pieces one by one instead, in one fresh process: Punkt's
+training, the sentences and word tokens (in workers, and serially), and each
+signature's PyTensor specialisation and XLA compilation while compiling ahead
+of use, then one more alone.
+
     python benchmarks/cold_start.py                       # about 100 s on 2 CPUs
     python benchmarks/cold_start.py --keep-data /tmp/data --runs 2 --alternate
+    python benchmarks/cold_start.py --parts --keep-data /tmp/data
 """
 import argparse
 import json
