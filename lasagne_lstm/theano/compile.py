@@ -477,10 +477,6 @@ class AheadOfUse:
             fn._compile_claimed(key)
             job = self._next()
 
-    @property
-    def running(self):
-        return any(thread.is_alive() for thread in self._threads)
-
     def join(self):
         """Wait until every compilation has ended."""
         for thread in self._threads:

@@ -341,20 +341,26 @@ class StepFunctions:
         from ..theano.compile import compile_ahead
         if not backends.needs_static_shapes(self.backend):
             return None
-        calls = []
+        calls = {}  # one (function, arguments) per function and shape, in order
+
+        def need(fn, batch=None, extra=()):
+            if batch is None:  # a function without inputs: one signature
+                calls.setdefault((id(fn),), (fn, []))
+            elif (id(fn), batch.rows, batch.width) not in calls:
+                calls[id(fn), batch.rows, batch.width] = (
+                    fn, self._placeholders(batch) + list(extra))
+
         for batch in batches:
             if self.mode == "masked":
-                calls.append((self._train.function, self._placeholders(batch)
-                               + self._noise(0)))
+                need(self._train.function, batch, self._noise(0))
                 continue
             for mb in batch.micro_batches(micro_batch):
-                calls.append((self._compute_grad[True].function,
-                              self._placeholders(mb) + self._noise(0)
-                              + [np.zeros(mb.rows, dtype=pytensor.config.floatX)]))
-            calls.append((self.accumulator.apply_function(), []))
+                need(self._compute_grad[True].function, mb,
+                     self._noise(0) + [np.zeros(mb.rows, dtype=pytensor.config.floatX)])
+            need(self.accumulator.apply_function())
         for batch in evaluation:
-            calls.append((self._evaluation_function(), self._placeholders(batch)))
-        return compile_ahead(_first_of_each_shape(calls))
+            need(self._evaluation_function(), batch)
+        return compile_ahead(calls.values())
 
     def _placeholders(self, batch):
         """Arrays of the shapes (and types) of ``batch``'s ``X, mask, y``,
@@ -388,17 +394,6 @@ class StepFunctions:
     def compile_ahead_seconds(self):
         """Seconds spent compiling in the background (:meth:`compile_ahead`)."""
         return sum(f.ahead_seconds for f in self._functions())
-
-
-def _first_of_each_shape(calls):
-    """``(function, arguments)`` pairs, the first of each function and
-    signature of argument shapes only, in order."""
-    seen = set()
-    for fn, args in calls:
-        key = (id(fn), tuple(np.shape(a) for a in args))
-        if key not in seen:
-            seen.add(key)
-            yield fn, args
 
 
 class StreamStepFunctions:
