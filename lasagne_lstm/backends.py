@@ -99,6 +99,17 @@ def needs_static_shapes(backend):
     return backend in STATIC_SHAPE_BACKENDS
 
 
+def runs_on_host(backend=None):
+    """Whether ``backend`` (default: :func:`default_backend`) runs its
+    compiled functions on the host's CPU rather than on an accelerator
+    (JAX with a GPU)."""
+    backend = backend or default_backend()
+    if backend != "jax":
+        return True
+    import jax
+    return jax.default_backend() == "cpu"
+
+
 def default_padding(backend):
     """``(pad_multiple, pad_growth)`` for batches fed to ``backend``.
 

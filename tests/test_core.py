@@ -99,22 +99,25 @@ def _values(params):
     return [np.array(p.get_value()) for p in params]
 
 
-def _masked_and_accumulated(build, make_batch, rule, clip, steps=1, **rule_kwargs):
+def _masked_and_accumulated(build, make_batch, rule, clip, steps=1, backend=BACKEND,
+                            accumulator_options=None, **rule_kwargs):
     """Parameters after ``steps`` masked updates, and after as many
-    accumulation cycles of one row per compute_grad call."""
+    accumulation cycles of one row per compute_grad call, and the
+    accumulator (built with ``accumulator_options``)."""
     rng = np.random.RandomState(3)
     batches = [make_batch(rng) for _ in range(steps)]
     net = build(clip)
     start = _values(net["params"])
     train = core.masked_step(net["inputs"], (net["row_loss"], net["row_counts"]),
-                             net["params"], rule, backend=BACKEND, **rule_kwargs)
+                             net["params"], rule, backend=backend, **rule_kwargs)
     masked_objectives = [float(train(*b)) for b, _ in batches]
     masked = _values(net["params"])
 
     net = build(clip)
-    compute_grad, apply_mean_grad = core.accumulation_functions(
-        net["inputs"], net["row_loss"], net["params"], rule, backend=BACKEND,
-        **rule_kwargs)
+    accumulation = core.accumulation_functions(
+        net["inputs"], net["row_loss"], net["params"], rule, backend=backend,
+        **rule_kwargs, **(accumulator_options or {}))
+    compute_grad, apply_mean_grad = accumulation
     accumulated_objectives = []
     for batch, lengths in batches:
         token_mask = batch[3] if len(batch) == 5 else batch[1]
@@ -123,7 +126,7 @@ def _masked_and_accumulated(build, make_batch, rule, clip, steps=1, **rule_kwarg
             assert compute_grad(*_rows(batch, lengths, i), np.array([1.0 / total])) is None
         accumulated_objectives.append(float(apply_mean_grad()))
     np.testing.assert_allclose(accumulated_objectives, masked_objectives, rtol=1e-10)
-    return start, masked, _values(net["params"])
+    return start, masked, _values(net["params"]), accumulation.accumulator
 
 
 def _max_rel_diff(a, b):
@@ -151,7 +154,7 @@ def _case(k):
 @pytest.mark.parametrize("k", range(len(CASES)),
                          ids=["%s-%s-clip%g-%dsteps" % c[:4] for c in CASES])
 def test_accumulation_cycle_equals_masked_step(k):
-    start, masked, accumulated = _case(k)
+    start, masked, accumulated, _ = _case(k)
     assert _max_rel_diff(masked, start) > 1e-4  # the updates did move the weights
     assert _max_rel_diff(masked, accumulated) < 1e-6
 
@@ -161,6 +164,66 @@ def test_the_tiny_clip_is_active():
     clipping: the same SGD step on the same batch, clip 0 against clip 2e-3."""
     assert CASES[0][:2] == CASES[1][:2] and CASES[0][3:] == CASES[1][3:]
     assert _max_rel_diff(_case(0)[1], _case(1)[1]) > 1e-3
+
+
+@pytest.mark.parametrize("backend", ["fast_compile", "jax"])
+def test_output_weights_accumulated_as_rows_equal_the_masked_step(backend, monkeypatch):
+    """The output layer's weight gradient kept as (input row, output-gradient
+    row) pairs (:class:`core.FactoredGradient`), added in products of 8 rows
+    (the last padded to a multiple of 4 on JAX), with active clipping and
+    Adam: the 14 rows of each batch's 4 calls (5 + 2 + 4 + 3) split a call
+    across two products and leave 6 for the apply."""
+    monkeypatch.setattr(core, "FOLD_ROWS", 8)
+    monkeypatch.setattr(core, "FOLD_MULTIPLE", 4)
+    start, masked, accumulated, accumulator = _masked_and_accumulated(
+        bidirectional_tagger, functools.partial(tagger_batch, lengths=(5, 2, 4, 3)),
+        "adam", 2e-3, steps=2, backend=backend,
+        accumulator_options=dict(factored_min_size=1), learning_rate=0.05)
+    (index,) = accumulator.factored  # the output layer's W, not its bias
+    assert accumulator.params[index].name == "W"
+    assert accumulator.params[index].get_value().shape == (2 * UNITS, CLASSES)
+    assert _max_rel_diff(masked, start) > 1e-4
+    assert _max_rel_diff(masked, accumulated) < 1e-6
+
+
+@pytest.mark.parametrize("backend", ["fast_compile", "jax"])
+def test_factored_gradient_sums_the_products_of_every_row(backend, monkeypatch):
+    """A linear layer's accumulated weight gradient against NumPy's
+    ``Σ scale · X.T @ (X @ W + b - T)``, over calls of 3, 7, 2, 9 and 5
+    rows added 8 at a time; the bias (a sum, not a product) stays dense,
+    and a weight used twice (its gradient a sum of two products) too."""
+    monkeypatch.setattr(core, "FOLD_ROWS", 8)
+    monkeypatch.setattr(core, "FOLD_MULTIPLE", 4)
+    rng = np.random.RandomState(0)
+    W = pytensor.shared(rng.randn(4, 5), name="W")
+    b = pytensor.shared(rng.randn(5), name="b")
+    V = pytensor.shared(rng.randn(5, 5), name="V")  # used twice
+    X, T = pt.matrix("X"), pt.matrix("T")
+    out = (pt.dot(X, W) + b).dot(V).dot(V)
+    row_loss = 0.5 * ((out - T) ** 2).sum(axis=1)
+    acc = core.GradientAccumulator([W, b, V], "sgd", learning_rate=0.1, backend=backend,
+                                   factored_min_size=1)
+    compute_grad = acc.compute_grad_function([X, T], row_loss)
+    assert list(acc.factored) == [0]
+    want = [np.zeros((4, 5)), np.zeros(5), np.zeros((5, 5))]
+    Wv, bv, Vv = W.get_value(), b.get_value(), V.get_value()
+    for rows in (3, 7, 2, 9, 5):
+        x, t, scale = rng.randn(rows, 4), rng.randn(rows, 5), rng.rand(rows)
+        compute_grad(x, t, scale)
+        h = x @ Wv + bv
+        g_out = scale[:, None] * (h @ Vv @ Vv - t)
+        g_h = g_out @ Vv.T @ Vv.T
+        want[0] += x.T @ g_h
+        want[1] += g_h.sum(axis=0)
+        want[2] += (h @ Vv).T @ g_out + h.T @ (g_out @ Vv.T)
+    assert acc.factored[0].rows == 26 % 8  # the rest waits for the apply
+    acc.fold()
+    for accumulator, expected in zip(acc.accumulators, want):
+        np.testing.assert_allclose(accumulator.get_value(), expected, rtol=1e-10,
+                                   atol=1e-12)
+    acc.apply_mean_grad()
+    np.testing.assert_allclose(W.get_value(), Wv - 0.1 * want[0], rtol=1e-10)
+    assert acc.factored[0].rows == 0
 
 
 def test_masked_sgd_step_matches_finite_differences():

@@ -52,7 +52,7 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
              no_default_updates=False, accept_inplace=False, name=None,
              rebuild_strict=True, allow_input_downcast=None, profile=None,
              on_unused_input=None, backend=None, max_shapes=MAX_SHAPES,
-             warn_shapes=WARN_SHAPES, lazy=False):
+             warn_shapes=WARN_SHAPES, lazy=False, device_outputs=False):
     """Compile a graph into a callable, as ``theano.function`` does.
 
     Parameters
@@ -86,6 +86,10 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
     lazy : bool
         Compile on the first call on dynamic-shape backends too (Theano
         compiles at once, so graph errors surface at this call).
+    device_outputs : bool
+        Return the backend's own output arrays (JAX arrays, left where they
+        were computed and not waited for) instead of NumPy copies: for
+        outputs that are handed to other compiled functions.
 
     Returns
     -------
@@ -100,7 +104,8 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
                                 rebuild_strict=rebuild_strict,
                                 allow_input_downcast=allow_input_downcast,
                                 profile=profile, on_unused_input=on_unused_input),
-                           max_shapes=max_shapes, warn_shapes=warn_shapes, lazy=lazy)
+                           max_shapes=max_shapes, warn_shapes=warn_shapes, lazy=lazy,
+                           device_outputs=device_outputs)
 
 
 def _resolve_mode(mode, backend):
@@ -214,7 +219,7 @@ class BackendFunction:
     """
 
     def __init__(self, inputs, outputs, mode, options, max_shapes=MAX_SHAPES,
-                 warn_shapes=WARN_SHAPES, lazy=False):
+                 warn_shapes=WARN_SHAPES, lazy=False, device_outputs=False):
         if isinstance(inputs, (Variable, In)):
             raise TypeError("function's inputs must be a list of variables, "
                             "not a single %s" % type(inputs).__name__)
@@ -225,6 +230,7 @@ class BackendFunction:
         self.name = options.get("name")
         self.max_shapes = int(max_shapes)
         self.warn_shapes = int(warn_shapes)
+        self._outputs = (lambda result: result) if device_outputs else _host_outputs
         self.functions = OrderedDict()
         self.compile_seconds = 0.0
         self.ahead_seconds = 0.0
@@ -269,7 +275,7 @@ class BackendFunction:
             # stores the function before it drops the claim
             fn = self._lookup(key)
         if fn is not None:
-            return _host_outputs(fn(*args))
+            return self._outputs(fn(*args))
         start = time.perf_counter()
         try:
             with _COMPILE_LOCK, _quiet_tracing():
@@ -283,7 +289,7 @@ class BackendFunction:
             return self._fall_back(exc)(*args)
         self._remember(key, fn)
         self.compile_seconds += time.perf_counter() - start
-        return _host_outputs(result)
+        return self._outputs(result)
 
     def _fall_back(self, exc):
         """Switch to a dynamic-shape backend: shapes computed from input

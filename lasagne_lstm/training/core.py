@@ -41,14 +41,15 @@ from collections import OrderedDict
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.tensor.math import Dot
 
-from .. import updates
+from .. import backends, updates
 from ..theano import function
 from ..utils import floatX
 
 __all__ = ["OPTIMIZERS", "DEFAULT_LEARNING_RATES", "UpdateRule", "masked_step",
-           "MaskedStep", "GradientAccumulator", "accumulation_functions",
-           "guard_updates"]
+           "MaskedStep", "GradientAccumulator", "FactoredGradient",
+           "accumulation_functions", "guard_updates", "product_factors"]
 
 OPTIMIZERS = OrderedDict([
     ("sgd", updates.sgd),
@@ -286,6 +287,111 @@ def masked_step(inputs, loss, params, update_rule="sgd", learning_rate=None,
                       name=name, givens=givens, lazy=lazy)
 
 
+#: Parameters with at least this many values whose gradient is one matrix
+#: product are accumulated as the rows of its factors
+#: (:class:`FactoredGradient`), when the step runs on the host's CPU.
+FACTORED_MIN_SIZE = 2 ** 20
+#: Rows of the factors added into an accumulator by one product.
+FOLD_ROWS = 512
+#: On static-shape backends the last product of a window pads its rows up
+#: to a multiple of this, so that a handful of shapes is compiled.
+FOLD_MULTIPLE = 64
+
+
+def product_factors(grad):
+    """``(A, B)`` with ``grad == A.T @ B`` when ``grad`` is a single product
+    of two matrices (a dense layer's weight gradient: ``A`` holds the rows of
+    its input, ``B`` the gradient rows of its output), else None."""
+    node = grad.owner
+    if node is None or not isinstance(node.op, Dot):
+        return None
+    left, right = node.inputs
+    if left.ndim != 2 or right.ndim != 2:
+        return None
+    return left.T, right
+
+
+class FactoredGradient:
+    """One parameter's accumulated gradient ``Σ A.T @ B``, kept as the rows
+    of ``A`` and ``B`` that each call gives and added into the parameter's
+    accumulator ``FOLD_ROWS`` rows at a time by a compiled product.
+
+    Why: a call on one sequence gives a few rows, and forming their ``k x n``
+    product and adding it into the accumulator reads and writes ``k x n``
+    values per call (for a 10k-way output layer, 10 MB twice, about 40% of
+    single-sequence ``compute_grad`` in ``benchmarks/output_layer_floor.py``).
+    Kept rows cost ``rows x (k + n)`` values and the products their rows'
+    arithmetic only, as in a masked step. The sum is the same; only the
+    order of the additions differs.
+
+    Parameters
+    ----------
+    accumulator : shared variable
+        The parameter's accumulator, a ``k x n`` matrix.
+    backend : str, optional
+        The backend of the product (static shapes: the last rows of a window
+        are padded with zero rows to a multiple of :data:`FOLD_MULTIPLE`).
+    """
+
+    def __init__(self, accumulator, backend=None):
+        self.accumulator = accumulator
+        self.static = backends.needs_static_shapes(backend or backends.default_backend())
+        left = pt.matrix("rows.left", dtype=accumulator.dtype)
+        right = pt.matrix("rows.right", dtype=accumulator.dtype)
+        self.function = function(
+            [left, right], [], updates={accumulator: accumulator + pt.dot(left.T, right)},
+            backend=backend, name="fold." + (accumulator.name or "accumulator"), lazy=True)
+        self._left, self._right = [], []
+        self.rows = 0
+
+    def keep(self, left, right):
+        """Keep one call's rows (host arrays of ``r x k`` and ``r x n``);
+        adds every full ``FOLD_ROWS`` into the accumulator."""
+        self._left.append(left)
+        self._right.append(right)
+        self.rows += len(left)
+        while self.rows >= FOLD_ROWS:
+            self._add(FOLD_ROWS)
+
+    def fold(self):
+        """Add every kept row into the accumulator."""
+        if self.rows:
+            self._add(self.rows)
+
+    def signatures(self):
+        """Arrays of every shape :meth:`fold` and :meth:`keep` can pass to the
+        compiled product (one shape on dynamic-shape backends), for
+        compiling ahead of use."""
+        k, n = self.accumulator.type.shape
+        rows = range(FOLD_MULTIPLE, FOLD_ROWS + 1, FOLD_MULTIPLE) if self.static else [1]
+        dtype = self.accumulator.dtype
+        return [[np.zeros((r, k), dtype), np.zeros((r, n), dtype)] for r in rows]
+
+    def _add(self, count):
+        padded = count
+        if self.static:
+            padded = min(FOLD_ROWS, -(-count // FOLD_MULTIPLE) * FOLD_MULTIPLE)
+        # new arrays every time: a backend may still read the last ones
+        # (JAX on the CPU can use a NumPy argument's memory without copying)
+        left = np.empty((padded,) + tuple(self._left[0].shape[1:]), self._left[0].dtype)
+        right = np.empty((padded,) + tuple(self._right[0].shape[1:]), self._right[0].dtype)
+        left[count:] = 0
+        right[count:] = 0
+        filled = 0
+        while filled < count:
+            a, b = np.asarray(self._left[0]), np.asarray(self._right[0])
+            take = min(len(a), count - filled)
+            left[filled:filled + take] = a[:take]
+            right[filled:filled + take] = b[:take]
+            filled += take
+            if take == len(a):
+                del self._left[0], self._right[0]
+            else:
+                self._left[0], self._right[0] = a[take:], b[take:]
+        self.rows -= count
+        self.function(left, right)
+
+
 class GradientAccumulator:
     """Accumulators for the gradients of ``params``, the functions that add
     into them (:meth:`compute_grad_function`, one per kind of input) and the
@@ -302,10 +408,19 @@ class GradientAccumulator:
     learning_rate, max_grad_norm, **rule_kwargs
         See :class:`UpdateRule`.
     backend : str, optional
+    factored_min_size : int or None
+        Parameters with at least this many values whose gradient is one
+        matrix product are accumulated as the product's rows
+        (:class:`FactoredGradient`) when the backend runs on the host's CPU;
+        None never does. Their accumulators hold the sum after
+        :meth:`fold` (which :meth:`apply_mean_grad` calls).
 
     Attributes
     ----------
     accumulators : list of shared variables, one per parameter
+    factored : dict
+        Parameter index -> :class:`FactoredGradient`, for the parameters
+        accumulated as rows.
     accumulated_objective : shared scalar
     sums : list of shared scalars (see :meth:`compute_grad_function`)
     learning_rate, optimizer_state
@@ -313,9 +428,12 @@ class GradientAccumulator:
     """
 
     def __init__(self, params, update_rule="sgd", learning_rate=None,
-                 max_grad_norm=None, backend=None, **rule_kwargs):
+                 max_grad_norm=None, backend=None, factored_min_size=FACTORED_MIN_SIZE,
+                 **rule_kwargs):
         self.params = _trainable(params)
         self.backend = backend
+        self.factored_min_size = factored_min_size
+        self.factored = {}
         self.accumulators = [
             pytensor.shared(np.zeros_like(p.get_value()), shape=p.type.shape,
                             name="accumulated." + (p.name or "param"))
@@ -364,18 +482,50 @@ class GradientAccumulator:
                           name="scale")
         weighted = (scale * loss).sum()
         grads = pytensor.grad(weighted, self.params)
-        upd = OrderedDict((acc, acc + g) for acc, g in zip(self.accumulators, grads))
+        upd = OrderedDict()
+        rows, kept = [], []  # the factors' rows returned, and by whom kept
+        for index, (acc, g) in enumerate(zip(self.accumulators, grads)):
+            factors = self._factors(index, g)
+            if factors is None:
+                upd[acc] = acc + g
+            else:
+                rows.extend(factors)
+                kept.append(self.factored[index])
         upd[self.accumulated_objective] = self.accumulated_objective + weighted
         for total, value in zip(self.sums, sums):
             upd[total] = total + value
-        fn = function(list(inputs) + [scale], [], updates=upd, givens=givens,
-                      backend=self.backend, name=name, lazy=lazy)
+        # the rows stay JAX arrays until a product needs them, so that a
+        # call does not wait for its own end
+        fn = function(list(inputs) + [scale], rows, updates=upd, givens=givens,
+                      backend=self.backend, name=name, lazy=lazy, device_outputs=True)
         self._compute_grads.append(fn)
 
         def compute_grad(*args):
-            fn(*args)
+            values = fn(*args)
+            for k, factored in enumerate(kept):
+                factored.keep(values[2 * k], values[2 * k + 1])
         compute_grad.function = fn
         return compute_grad
+
+    def _factors(self, index, grad):
+        """The factors' rows ``(A, B)`` of parameter ``index``'s gradient
+        when it is accumulated as rows (see ``factored_min_size``), else
+        None."""
+        size = self.accumulators[index].get_value(borrow=True).size
+        if self.factored_min_size is None or size < self.factored_min_size:
+            return None
+        factors = product_factors(grad)
+        if factors is None or not backends.runs_on_host(self.backend):
+            return None
+        if index not in self.factored:
+            self.factored[index] = FactoredGradient(self.accumulators[index], self.backend)
+        return factors
+
+    def fold(self):
+        """Add the rows kept for the factored parameters into their
+        accumulators, which then hold the whole accumulated gradient."""
+        for factored in self.factored.values():
+            factored.fold()
 
     def apply_mean_grad(self):
         """Apply the accumulated gradient with the update rule, zero the
@@ -384,6 +534,7 @@ class GradientAccumulator:
         gradient or new value skips the update (the accumulators are zeroed
         all the same); ``last_applied`` tells."""
         apply = self.apply_function()
+        self.fold()
         *result, finite = apply()
         self.last_applied = bool(finite)
         if not self.sums:
@@ -408,7 +559,9 @@ class GradientAccumulator:
 
     @property
     def functions(self):
-        return self._compute_grads + ([self._apply] if self._apply is not None else [])
+        folds = [f.function for f in self.factored.values()]
+        return (self._compute_grads + folds
+                + ([self._apply] if self._apply is not None else []))
 
     @property
     def compiled_functions(self):

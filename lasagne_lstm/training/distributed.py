@@ -171,6 +171,7 @@ class GradientReducer:
     """
 
     def __init__(self, accumulator, comm, extras=0):
+        self.accumulator = accumulator
         self.comm = comm
         self._objective = len(accumulator.accumulators)
         self.variables = (list(accumulator.accumulators)
@@ -188,6 +189,7 @@ class GradientReducer:
         """Replace every rank's accumulators and sums by their sums over the
         ranks; returns the summed ``extra_values``."""
         buffer, offsets = self.buffer, self.offsets
+        self.accumulator.fold()  # the rows kept for factored gradients
         # JAX computes asynchronously: reading one value of the last call
         # (the accumulated objective, a scalar) waits for that call to end,
         # so that the staging time below is the copies' alone

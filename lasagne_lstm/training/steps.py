@@ -357,6 +357,10 @@ class StepFunctions:
             for mb in batch.micro_batches(micro_batch):
                 need(self._compute_grad[True].function, mb,
                      self._noise(0) + [np.zeros(mb.rows, dtype=pytensor.config.floatX)])
+            for factored in self.accumulator.factored.values():
+                for rows in factored.signatures():
+                    calls.setdefault((id(factored.function), rows[0].shape),
+                                     (factored.function, rows))
             need(self.accumulator.apply_function())
         for batch in evaluation:
             need(self._evaluation_function(), batch)
