@@ -140,6 +140,10 @@ def run_kind(kind, steps, batches, trace_dir):
             calls.append(("apply_mean_grad", synced(steps.apply_mean_grad)))
     for _, call in calls:  # compiles every shape
         call()
+    if kind != "masked":  # the factored gradients' products too
+        ahead = steps.compile_ahead(batches[:1], 1 if kind == "mb1" else 8)
+        if ahead is not None:
+            ahead.join()
     wall = collections.defaultdict(list)
     for _ in range(2):
         for name, call in calls:
