@@ -15,6 +15,7 @@ import lasagne_lstm as lasagne
 from lasagne_lstm.layers import (ConcatLayer, DenseLayer, EmbeddingLayer, InputLayer,
                                  LSTMLayer, ReshapeLayer, get_all_params, get_output)
 from lasagne_lstm.training import core
+from lasagne_lstm.training.distributed import GradientReducer
 from numpy_reference import lstm_names, np_lstm, values
 
 BACKEND = "fast_compile"
@@ -186,12 +187,22 @@ def test_output_weights_accumulated_as_rows_equal_the_masked_step(backend, monke
     assert _max_rel_diff(masked, accumulated) < 1e-6
 
 
-@pytest.mark.parametrize("backend", ["fast_compile", "jax"])
-def test_factored_gradient_sums_the_products_of_every_row(backend, monkeypatch):
+class _OneRank:
+    """A communicator of one rank: the all-reduce's sum is the buffer."""
+    size, rank = 1, 0
+
+    def allreduce_sum(self, buffer):
+        pass
+
+
+@pytest.mark.parametrize("backend,sum_by", [("fast_compile", "fold"), ("jax", "fold"),
+                                            ("jax", "allreduce")])
+def test_factored_gradient_sums_the_products_of_every_row(backend, sum_by, monkeypatch):
     """A linear layer's accumulated weight gradient against NumPy's
     ``Σ scale · X.T @ (X @ W + b - T)``, over calls of 3, 7, 2, 9 and 5
     rows added 8 at a time; the bias (a sum, not a product) stays dense,
-    and a weight used twice (its gradient a sum of two products) too."""
+    and a weight used twice (its gradient a sum of two products) too. The
+    MPI all-reduce adds the kept rows in before it sends the accumulators."""
     monkeypatch.setattr(core, "FOLD_ROWS", 8)
     monkeypatch.setattr(core, "FOLD_MULTIPLE", 4)
     rng = np.random.RandomState(0)
@@ -217,10 +228,16 @@ def test_factored_gradient_sums_the_products_of_every_row(backend, monkeypatch):
         want[1] += g_h.sum(axis=0)
         want[2] += (h @ Vv).T @ g_out + h.T @ (g_out @ Vv.T)
     assert acc.factored[0].rows == 26 % 8  # the rest waits for the apply
-    acc.fold()
-    for accumulator, expected in zip(acc.accumulators, want):
-        np.testing.assert_allclose(accumulator.get_value(), expected, rtol=1e-10,
-                                   atol=1e-12)
+    if sum_by == "fold":
+        acc.fold()
+        summed = [a.get_value() for a in acc.accumulators]
+    else:
+        reducer = GradientReducer(acc, _OneRank())
+        reducer.allreduce()
+        summed = [reducer.buffer[reducer.offsets[k]:reducer.offsets[k + 1]].reshape(
+            reducer.shapes[k]) for k in range(3)]
+    for value, expected in zip(summed, want):
+        np.testing.assert_allclose(value, expected, rtol=1e-10, atol=1e-12)
     acc.apply_mean_grad()
     np.testing.assert_allclose(W.get_value(), Wv - 0.1 * want[0], rtol=1e-10)
     assert acc.factored[0].rows == 0

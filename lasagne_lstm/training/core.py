@@ -32,6 +32,18 @@ gate gradients at every step, which is not linear, so dividing an
 accumulated sum afterwards gives another update as soon as a clip is active.
 Dropout breaks the equality too, unless both modes draw the same masks.
 
+Large dense weights: rows instead of products
+---------------------------------------------
+A call on one sequence gives a dense layer's weight gradient ``A.T @ B``
+from a few rows of ``A`` (the layer's inputs) and ``B`` (its outputs'
+gradient); forming that ``k x n`` matrix and adding it into the accumulator
+costs ``k x n`` reads and writes per call whatever the rows. For parameters
+of at least :data:`FACTORED_MIN_SIZE` values (a 10k-way output layer), on
+the host's CPU, ``compute_grad`` returns the rows instead and
+:class:`FactoredGradient` adds them :data:`FOLD_ROWS` at a time; the
+accumulator holds the whole sum after :meth:`GradientAccumulator.fold`,
+which ``apply_mean_grad`` (and the MPI all-reduce) calls first.
+
 On a static-shape backend (JAX) every function is compiled once per
 signature of input shapes (:func:`lasagne_lstm.theano.function`).
 """
