@@ -198,11 +198,12 @@ class _OneRank:
 @pytest.mark.parametrize("backend,sum_by", [("fast_compile", "fold"), ("jax", "fold"),
                                             ("jax", "allreduce")])
 def test_factored_gradient_sums_the_products_of_every_row(backend, sum_by, monkeypatch):
-    """A linear layer's accumulated weight gradient against NumPy's
-    ``Σ scale · X.T @ (X @ W + b - T)``, over calls of 3, 7, 2, 9 and 5
-    rows added 8 at a time; the bias (a sum, not a product) stays dense,
-    and a weight used twice (its gradient a sum of two products) too. The
-    MPI all-reduce adds the kept rows in before it sends the accumulators."""
+    """The accumulated gradients of ``((X @ W + b) @ V) @ V`` under a squared
+    loss against NumPy's hand-derived ones, over calls of 3, 7, 2, 9 and 5
+    rows, ``W``'s kept as rows and added 8 at a time; the bias (a sum, not
+    a product) stays dense, and so does ``V``, used twice (its gradient a
+    sum of two products). The MPI all-reduce adds the kept rows in before
+    it sends the accumulators."""
     monkeypatch.setattr(core, "FOLD_ROWS", 8)
     monkeypatch.setattr(core, "FOLD_MULTIPLE", 4)
     rng = np.random.RandomState(0)
@@ -216,6 +217,10 @@ def test_factored_gradient_sums_the_products_of_every_row(backend, sum_by, monke
                                    factored_min_size=1)
     compute_grad = acc.compute_grad_function([X, T], row_loss)
     assert list(acc.factored) == [0]
+    # the shapes compiled ahead of use: every multiple of 4 rows up to 8 on JAX
+    shapes = [(a.shape, b.shape) for a, b in acc.factored[0].signatures()]
+    assert shapes == ([((4, 4), (4, 5)), ((8, 4), (8, 5))] if backend == "jax"
+                      else [((1, 4), (1, 5))])
     want = [np.zeros((4, 5)), np.zeros(5), np.zeros((5, 5))]
     Wv, bv, Vv = W.get_value(), b.get_value(), V.get_value()
     for rows in (3, 7, 2, 9, 5):

@@ -374,7 +374,7 @@ class FactoredGradient:
         """Arrays of every shape :meth:`fold` and :meth:`keep` can pass to the
         compiled product (one shape on dynamic-shape backends), for
         compiling ahead of use."""
-        k, n = self.accumulator.type.shape
+        k, n = self.accumulator.get_value(borrow=True).shape
         rows = range(FOLD_MULTIPLE, FOLD_ROWS + 1, FOLD_MULTIPLE) if self.static else [1]
         dtype = self.accumulator.dtype
         return [[np.zeros((r, k), dtype), np.zeros((r, n), dtype)] for r in rows]
@@ -383,8 +383,8 @@ class FactoredGradient:
         padded = count
         if self.static:
             padded = min(FOLD_ROWS, -(-count // FOLD_MULTIPLE) * FOLD_MULTIPLE)
-        # new arrays every time: a backend may still read the last ones
-        # (JAX on the CPU can use a NumPy argument's memory without copying)
+        # new arrays every time: a backend that runs asynchronously (JAX)
+        # may still be reading the last ones
         left = np.empty((padded,) + tuple(self._left[0].shape[1:]), self._left[0].dtype)
         right = np.empty((padded,) + tuple(self._right[0].shape[1:]), self._right[0].dtype)
         left[count:] = 0
