@@ -31,6 +31,7 @@ Example::
 
     python benchmarks/profile_steps.py                 # ~3 min on 2 CPUs
     python benchmarks/profile_steps.py --threads 1 --json out.json
+    python benchmarks/profile_steps.py --kinds masked,mb8 --instances --top 12
 """
 import argparse
 import collections
@@ -58,14 +59,20 @@ def parse_args(argv=None):
                         "%(default)s)")
     p.add_argument("--kinds", default="masked,mb1,mb8",
                    help="comma-separated subset of masked, mb1, mb8")
+    p.add_argument("--instances", action="store_true",
+                   help="one line per XLA operation instance (ynn_fusion.57, ...), "
+                        "not per operation name")
+    p.add_argument("--top", type=int, default=8,
+                   help="operations listed per call (default 8)")
     p.add_argument("--json", default=None, help="write the results here")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
-def category(name):
-    """An XLA operation's event name without its instance number."""
-    return re.sub(r"\.\d+$", "", name)
+def category(name, instances=False):
+    """An XLA operation's event name without its instance number (with it,
+    when ``instances``)."""
+    return name if instances else re.sub(r"\.\d+$", "", name)
 
 
 #: Events of the runtime, not XLA operations.
@@ -84,7 +91,7 @@ def is_operation(name):
     return not name.startswith(RUNTIME) and "Pass" not in name
 
 
-def breakdown(trace_file, calls):
+def breakdown(trace_file, calls, instances=False):
     """Per-call seconds of the executable's run (main-thread wait) and CPU
     seconds of its top-level operations by :func:`category`."""
     with gzip.open(trace_file) as f:
@@ -103,13 +110,13 @@ def breakdown(trace_file, calls):
         end = -1.0
         for e in thread_events:
             if e["ts"] >= end:  # not nested in the previous top-level op
-                totals[category(e["name"])] += e["dur"]
+                totals[category(e["name"], instances)] += e["dur"]
                 end = e["ts"] + e["dur"]
     per_call = {k: v * 1e-6 / calls for k, v in totals.items()}
     return executable * 1e-6 / calls, per_call
 
 
-def run_kind(kind, steps, batches, trace_dir):
+def run_kind(kind, steps, batches, trace_dir, instances=False):
     """Wall seconds per call and the profile of one kind of call."""
     import jax
     import numpy as np
@@ -162,7 +169,7 @@ def run_kind(kind, steps, batches, trace_dir):
         jax.profiler.stop_trace()
         trace = glob.glob(os.path.join(folder, "**", "perfetto_trace.json.gz"),
                           recursive=True)[0]
-        executable, ops = breakdown(trace, len(subset))
+        executable, ops = breakdown(trace, len(subset), instances)
         per_call = sum(wall[name]) / len(wall[name])
         result[name] = dict(calls_per_pass=len(subset), wall_s_per_call=per_call,
                             wall_s_per_pass=sum(wall[name]) / 2,
@@ -189,7 +196,8 @@ def worker(args):
             steps = StepFunctions(build_model(config), mode=mode, optimizer="adam",
                                   backend="jax")
             print("profiling %s" % kind, file=sys.stderr, flush=True)
-            out["kinds"][kind] = run_kind(kind, steps, batches, trace_dir)
+            out["kinds"][kind] = run_kind(kind, steps, batches, trace_dir,
+                                          args.instances)
     print("@@PROFILE " + json.dumps(out), flush=True)
 
 
@@ -225,6 +233,8 @@ def main(argv=None):
     env = lt.worker_env(args.threads)
     command = [sys.executable, __file__, "--worker", "--batches", str(args.batches),
                "--threads", str(args.threads), "--kinds", args.kinds]
+    if args.instances:
+        command.append("--instances")
     if args.threads < (os.cpu_count() or 1):
         cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0))[:args.threads])
         command = ["taskset", "-c", cpus] + command
@@ -233,7 +243,7 @@ def main(argv=None):
     if proc.returncode != 0 or not lines:
         sys.exit("the profile failed:\n" + proc.stderr[-3000:])
     out = json.loads(lines[-1][len("@@PROFILE "):])
-    report(out)
+    report(out, args.top)
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(out, indent=1))
 
