@@ -371,13 +371,16 @@ class FactoredGradient:
             self._add(self.rows)
 
     def signatures(self):
-        """Arrays of every shape :meth:`fold` and :meth:`keep` can pass to the
-        compiled product (one shape on dynamic-shape backends), for
-        compiling ahead of use."""
+        """Arguments of every shape :meth:`fold` and :meth:`keep` can pass to
+        the compiled product on a static-shape backend, for compiling ahead
+        of use (none on dynamic-shape backends, which compile once). They
+        are zero-stride views: only their shapes and types are read."""
+        if not self.static:
+            return []
         k, n = self.accumulator.get_value(borrow=True).shape
-        rows = range(FOLD_MULTIPLE, FOLD_ROWS + 1, FOLD_MULTIPLE) if self.static else [1]
-        dtype = self.accumulator.dtype
-        return [[np.zeros((r, k), dtype), np.zeros((r, n), dtype)] for r in rows]
+        zero = np.zeros((), self.accumulator.dtype)
+        return [[np.broadcast_to(zero, (r, k)), np.broadcast_to(zero, (r, n))]
+                for r in range(FOLD_MULTIPLE, FOLD_ROWS + 1, FOLD_MULTIPLE)]
 
     def _add(self, count):
         padded = count

@@ -334,7 +334,7 @@ class StepFunctions:
         """Compile, in background threads, the functions that training on
         ``batches`` (in this mode, with ``micro_batch``) and evaluating
         ``evaluation`` batches will call, in the order of their first use
-        (:func:`lasagne_lstm.theano.compile_ahead`). Returns its
+        (:func:`lasagne_lstm.theano.compile.compile_ahead`). Returns its
         :class:`~lasagne_lstm.theano.compile.AheadOfUse` handle, or None when
         nothing needs compiling (every shape seen already, or a backend that
         compiles once for all shapes)."""
@@ -344,12 +344,17 @@ class StepFunctions:
         calls = {}  # one (function, arguments) per function and shape, in order
 
         def need(fn, batch=None, extra=()):
-            if batch is None:  # a function without inputs: one signature
-                calls.setdefault((id(fn),), (fn, []))
-            elif (id(fn), batch.rows, batch.width) not in calls:
-                calls[id(fn), batch.rows, batch.width] = (
-                    fn, self._placeholders(batch) + list(extra))
+            # the batch's arrays are built once per shape, not per batch
+            shape = None if batch is None else (batch.rows, batch.width)
+            key = (id(fn), shape, tuple(np.shape(a) for a in extra))
+            if key not in calls:
+                calls[key] = (fn, ([] if batch is None else self._placeholders(batch))
+                              + list(extra))
 
+        # the factored gradients' products: first needed at the first window's end
+        folds = [] if self.mode == "masked" else [
+            (f.function, rows) for f in self.accumulator.factored.values()
+            for rows in f.signatures()]
         for batch in batches:
             if self.mode == "masked":
                 need(self._train.function, batch, self._noise(0))
@@ -357,10 +362,9 @@ class StepFunctions:
             for mb in batch.micro_batches(micro_batch):
                 need(self._compute_grad[True].function, mb,
                      self._noise(0) + [np.zeros(mb.rows, dtype=pytensor.config.floatX)])
-            for factored in self.accumulator.factored.values():
-                for rows in factored.signatures():
-                    calls.setdefault((id(factored.function), rows[0].shape),
-                                     (factored.function, rows))
+            for fn, rows in folds:
+                need(fn, extra=rows)
+            folds = ()
             need(self.accumulator.apply_function())
         for batch in evaluation:
             need(self._evaluation_function(), batch)
