@@ -15,9 +15,11 @@ the rows of one ladder-padded sequence (16) and of a batch (32 x 16):
 * ``batch``: the three products for 32 sequences at once, as in masked mode,
   divided by 32;
 * ``kept rows``: what accumulation does with the weight gradient since it
-  keeps each call's rows (:class:`lasagne_lstm.training.core.FactoredGradient`):
-  the 32 sequences' ``h`` and ``g`` (JAX arrays) copied into one host array
-  of 32 x 16 rows, and ``acc + H.T @ G`` on them once, each divided by 32.
+  keeps each call's rows: the library's
+  :class:`lasagne_lstm.training.core.FactoredGradient` given the 32
+  sequences' ``h`` and ``g`` (JAX arrays, as ``compute_grad`` returns them),
+  which copies them into one host array and runs ``acc + H.T @ G`` on it,
+  and that product alone, each divided by 32.
 
 Each function runs ``--calls`` times after a warm-up, synchronously. The
 ratio ``batch / sequence, essential`` bounds single-sequence accumulation's
@@ -71,19 +73,25 @@ def _block(result):
             value.block_until_ready()
 
 
-def _kept_rows(pieces):
-    """The pieces' rows copied into one host array per factor, as
-    ``FactoredGradient`` does before its product."""
+def _kept_rows(args, array):
+    """A call giving a batch's rows to the library's FactoredGradient and
+    adding them into its accumulator; returns the accumulator."""
     import numpy as np
-    count = sum(len(h) for h, _ in pieces)
-    left = np.empty((count,) + pieces[0][0].shape[1:], np.float32)
-    right = np.empty((count,) + pieces[0][1].shape[1:], np.float32)
-    filled = 0
-    for h, g in pieces:
-        left[filled:filled + len(h)] = np.asarray(h)
-        right[filled:filled + len(h)] = np.asarray(g)
-        filled += len(h)
-    return left, right
+    import pytensor
+    from lasagne_lstm.training.core import FactoredGradient
+    pytensor.config.floatX = "float32"
+    accumulator = pytensor.shared(np.zeros((args.hidden, args.vocab), np.float32),
+                                  name="accumulator")
+    factored = FactoredGradient(accumulator, "jax")
+    pieces = [(array(args.rows, args.hidden), array(args.rows, args.vocab))
+              for _ in range(args.batch)]
+
+    def call():
+        for h, g in pieces:
+            factored.keep(h, g)
+        factored.fold()
+        return [accumulator.get_value(borrow=True)]
+    return call
 
 
 def main(argv=None):
@@ -111,11 +119,9 @@ def main(argv=None):
     t_essential = timed(essential, (h, g, W), args.calls)
     t_with_grad = timed(with_grad, (h, g, W, acc), args.calls)
     t_batch = timed(batch, (H, G, W), max(args.calls // 10, 10)) / args.batch
-    fold = jax.jit(lambda H, G, acc: (acc + H.T @ G,))
-    t_fold = timed(fold, (H, G, acc), max(args.calls // 10, 10)) / args.batch
-    pieces = [(array(args.rows, args.hidden), array(args.rows, args.vocab))
-              for _ in range(args.batch)]
-    t_copy = timed(lambda: _kept_rows(pieces), (), max(args.calls // 10, 10)) / args.batch
+    product = jax.jit(lambda H, G, acc: (acc + H.T @ G,))
+    t_product = timed(product, (H, G, acc), max(args.calls // 10, 10)) / args.batch
+    t_kept = timed(_kept_rows(args, array), (), max(args.calls // 10, 10)) / args.batch
     print("threads=%d, output layer %d x %d (float32), %d rows per sequence, "
           "batch %d" % (args.threads, args.hidden, args.vocab, args.rows, args.batch))
     print("| per sequence | ms |")
@@ -125,10 +131,10 @@ def main(argv=None):
           % (1e3 * t_with_grad))
     print("| batch of %d, the three products, per sequence | %.3f |"
           % (args.batch, 1e3 * t_batch))
-    print("| kept rows: copied into one host array, per sequence | %.3f |"
-          % (1e3 * t_copy))
-    print("| kept rows: acc + H.T @ G once per batch, per sequence | %.3f |"
-          % (1e3 * t_fold))
+    print("| kept rows: FactoredGradient's copy and product, per sequence | %.3f |"
+          % (1e3 * t_kept))
+    print("| kept rows: of which the product acc + H.T @ G, per sequence | %.3f |"
+          % (1e3 * t_product))
     print("batch / sequence-essential = %.2f: single-sequence accumulation's "
           "ceiling against masked mode on the output layer alone"
           % (t_batch / t_essential))
