@@ -109,6 +109,96 @@ def test_parallel_tokenizing_keeps_the_order_and_forks_only_before_xla(mode):
         assert result["parent"] not in result["pids"] and len(result["pids"]) >= 2
 
 
+def _punkt_text(seed=0, paragraphs=300):
+    """Text with what Punkt learns from: abbreviations, initials, ordinal
+    numbers, ellipses, sentence starters, lines broken inside sentences and
+    paragraphs."""
+    rng = np.random.RandomState(seed)
+    words = ("the king said that his men would ride to the castle at dawn and "
+             "none of them knew why the queen had left so early in the year").split()
+    starters = ["Then", "But", "Now", "Alas", "Come", "Here", "Why", "So"]
+    names = ["Mr. Smith", "Dr. Watson", "St. Paul", "J. R. Tolkien", "Mrs. Hall",
+             "Capt. Hook", "Gen. Lee", "Prof. Moriarty"]
+    sentences = []
+    for _ in range(paragraphs * 6):
+        body = list(rng.choice(words, rng.randint(4, 14)))
+        if rng.rand() < 0.5:
+            body.insert(rng.randint(len(body)), names[rng.randint(len(names))])
+        if rng.rand() < 0.15:
+            body.insert(rng.randint(len(body)), "no. %d" % rng.randint(1, 99))
+        if rng.rand() < 0.1:
+            body.append("...")
+        if rng.rand() < 0.002:  # rare: Punkt's pair rule, not its counts, finds it
+            body.insert(rng.randint(len(body)), "Philippi., a town")
+        start = starters[rng.randint(len(starters))] if rng.rand() < 0.6 else body.pop(0).title()
+        sentences.append(" ".join([start] + body) + ".?!."[rng.randint(4)])
+        if rng.rand() < 0.05:  # a numbered heading: a number-word collocation
+            sentences.append("Act %d. Scene %d." % (rng.randint(1, 6), rng.randint(1, 9)))
+    paragraphs_text = []
+    for k in range(0, len(sentences), 6):
+        flat = " ".join(sentences[k:k + 6]).split(" ")
+        lines, line = [], []
+        for word in flat:  # wrapped at about 60 characters, as printed texts are
+            line.append(word)
+            if sum(len(w) + 1 for w in line) > 60:
+                lines.append(" ".join(line))
+                line = []
+        paragraphs_text.append("\n".join(lines + [" ".join(line)] if line else lines))
+    return "\n\n".join(paragraphs_text)
+
+
+_PUNKT_SCRIPT = """
+import json, sys
+from lasagne_lstm.training.data.punkt import cut_points, punkt_parameters
+text = open(sys.argv[1], encoding="utf-8").read()
+params = punkt_parameters(text, workers=3, min_chars=0)
+print(json.dumps({"pieces": len(cut_points(text, 3)),
+                  "abbrev_types": sorted(params.abbrev_types),
+                  "collocations": sorted(params.collocations),
+                  "sent_starters": sorted(params.sent_starters),
+                  "ortho_context": {k: v for k, v in params.ortho_context.items() if v}}))
+"""
+
+
+def test_punkt_trained_in_three_workers_learns_nltks_parameters(tmp_path):
+    """Punkt's parameters learned in three forked workers (a fresh process)
+    equal those of NLTK's own ``PunktTrainer`` on the whole text, and so
+    do the sentences they split."""
+    import subprocess
+    import sys
+    from nltk.tokenize.punkt import PunktSentenceTokenizer, PunktTrainer
+    text = _punkt_text()
+    path = tmp_path / "text.txt"
+    path.write_text(text, encoding="utf-8")
+    got = json.loads(subprocess.run([sys.executable, "-c", _PUNKT_SCRIPT, str(path)],
+                                    capture_output=True, text=True, timeout=300,
+                                    check=True).stdout)
+    want = PunktTrainer(text).get_params()
+    assert got["pieces"] == 3
+    # every kind of parameter is learned from this text, so each comparison counts
+    assert want.abbrev_types and want.collocations and want.sent_starters
+    assert got["abbrev_types"] == sorted(want.abbrev_types)
+    assert [tuple(c) for c in got["collocations"]] == sorted(want.collocations)
+    assert got["sent_starters"] == sorted(want.sent_starters)
+    assert got["ortho_context"] == {k: v for k, v in want.ortho_context.items() if v}
+    # and the library's tokenizer (serial below its size limit) splits alike
+    assert data.split_sentences(text) == data.split_sentences(
+        text, PunktSentenceTokenizer(text))
+
+
+def test_punkt_cuts_follow_a_word_and_precede_a_line():
+    from lasagne_lstm.training.data.punkt import cut_points
+    text = "One line ends.\nTwo lines end in a word\n\nThree\nfour five\nsix."
+    pieces = cut_points(text, 4)
+    assert pieces[0][0] == 0 and pieces[-1][1] == len(text)
+    for (_, end), (start, _) in zip(pieces, pieces[1:]):
+        assert start == end + 1 and text[end] == "\n"
+    cuts = [text[:end].rsplit("\n", 1)[-1] for _, end in pieces[:-1]]
+    assert cuts == ["Three", "four five"]  # not after "end." nor before a blank line
+    assert cut_points("no newline here", 2) == []
+    assert cut_points("ends with.\nnothing to cut", 2) == []
+
+
 def test_strip_gutenberg_boilerplate():
     text = ("The Project Gutenberg EBook of X\nlegal words\n"
             "*** START OF THIS PROJECT GUTENBERG EBOOK X ***\nReal text.\n"

@@ -77,9 +77,14 @@ def check_level(level):
 
 
 def train_punkt(text):
-    """A Punkt sentence tokenizer trained (unsupervised) on ``text`` itself."""
+    """A Punkt sentence tokenizer trained (unsupervised) on ``text`` itself:
+    NLTK's ``PunktTrainer`` parameters, learned in forked worker processes
+    on a long text (:mod:`lasagne_lstm.training.data.punkt`) when this
+    process may fork (see :func:`parallel_map`)."""
     from nltk.tokenize.punkt import PunktSentenceTokenizer
-    return PunktSentenceTokenizer(text)
+    from .punkt import punkt_parameters
+    workers = _worker_count() if _can_fork() else 1
+    return PunktSentenceTokenizer(punkt_parameters(text, workers))
 
 
 def split_paragraphs(text):
@@ -135,11 +140,9 @@ def parallel_map(fn, items, progress=None, min_items=PARALLEL_MIN_ITEMS):
     progress bar).
     """
     items = list(items)
-    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                  else (os.cpu_count() or 1), 8)
+    workers = _worker_count()
     wrap = progress or (lambda it, total: it)
-    if (workers < 2 or len(items) < min_items or not _safe_to_fork()
-            or "fork" not in multiprocessing.get_all_start_methods()):
+    if workers < 2 or len(items) < min_items or not _can_fork():
         return [r for r in wrap((fn(item) for item in items), len(items))]
     global _FORKED_FN
     _FORKED_FN = fn
@@ -162,6 +165,16 @@ def parallel_map(fn, items, progress=None, min_items=PARALLEL_MIN_ITEMS):
 
 
 _FORKED_FN = None
+
+
+def _worker_count():
+    """Worker processes to start: the CPUs this process may use, at most 8."""
+    return min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else (os.cpu_count() or 1), 8)
+
+
+def _can_fork():
+    return "fork" in multiprocessing.get_all_start_methods() and _safe_to_fork()
 
 
 def _safe_to_fork():
