@@ -21,11 +21,12 @@ the job with :meth:`BatchFeed.compile_ahead` switched off, so that
 ``--runs 2 --alternate`` compares the two in one session.
 
 ``--parts`` times the pieces one by one instead, in one fresh process: Punkt's
-training, the sentences and word tokens (in workers, and serially), and each
+training, the sentences and word tokens (in workers, and serially: Punkt's
+serially first), and each
 signature's PyTensor specialisation and XLA compilation while compiling ahead
 of use, then one more alone.
 
-    python benchmarks/cold_start.py                       # about 100 s on 2 CPUs
+    python benchmarks/cold_start.py                       # about 90 s on 2 CPUs
     python benchmarks/cold_start.py --keep-data /tmp/data --runs 2 --alternate
     python benchmarks/cold_start.py --parts --keep-data /tmp/data
 """
@@ -140,8 +141,12 @@ def clock(what, fn):
     print("%-58s %6.2f s" % (what, time.perf_counter() - t), flush=True)
     return result
 # the corpus's own reader, its Punkt training and its sentence split timed apart
+from lasagne_lstm.training.data.punkt import punkt_parameters
 train_punkt, split_all = corpora.train_punkt, corpora.parallel_map
-corpora.train_punkt = lambda text: clock("Punkt training (serial)", lambda: train_punkt(text))
+def timed_punkt(text):
+    clock("Punkt training, serial", lambda: punkt_parameters(text, workers=1))
+    return clock("Punkt training, in workers", lambda: train_punkt(text))
+corpora.train_punkt = timed_punkt
 corpora.parallel_map = lambda *a, **k: clock("sentences, in workers", lambda: split_all(*a, **k))
 sentences, _, _ = corpora._read_shakespeare(corpora.corpus_dir("shakespeare"))
 corpora.train_punkt, corpora.parallel_map = train_punkt, split_all

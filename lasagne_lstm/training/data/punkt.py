@@ -139,8 +139,13 @@ def _worker(piece, link):
     _worker_signals()
     try:
         _worker_steps(piece, link)
+    except (EOFError, BrokenPipeError):
+        pass  # the parent stopped (interrupted, or another worker failed)
     except Exception:
-        link.send(("error", traceback.format_exc()))
+        try:
+            link.send(("error", traceback.format_exc()))
+        except OSError:
+            pass
     finally:
         link.close()
 
