@@ -149,10 +149,13 @@ def _punkt_text(seed=0, paragraphs=300):
 
 _PUNKT_SCRIPT = """
 import json, sys
+from nltk.tokenize.punkt import PunktSentenceTokenizer
+from lasagne_lstm.training.data import split_sentences
 from lasagne_lstm.training.data.punkt import cut_points, punkt_parameters
 text = open(sys.argv[1], encoding="utf-8").read()
 params = punkt_parameters(text, workers=3, min_chars=0)
 print(json.dumps({"pieces": len(cut_points(text, 3)),
+                  "sentences": split_sentences(text, PunktSentenceTokenizer(params)),
                   "abbrev_types": sorted(params.abbrev_types),
                   "collocations": sorted(params.collocations),
                   "sent_starters": sorted(params.sent_starters),
@@ -163,7 +166,7 @@ print(json.dumps({"pieces": len(cut_points(text, 3)),
 def test_punkt_trained_in_three_workers_learns_nltks_parameters(tmp_path):
     """Punkt's parameters learned in three forked workers (a fresh process)
     equal those of NLTK's own ``PunktTrainer`` on the whole text, and so
-    do the sentences they split."""
+    do the sentences a tokenizer with them splits."""
     import subprocess
     import sys
     from nltk.tokenize.punkt import PunktSentenceTokenizer, PunktTrainer
@@ -181,9 +184,7 @@ def test_punkt_trained_in_three_workers_learns_nltks_parameters(tmp_path):
     assert [tuple(c) for c in got["collocations"]] == sorted(want.collocations)
     assert got["sent_starters"] == sorted(want.sent_starters)
     assert got["ortho_context"] == {k: v for k, v in want.ortho_context.items() if v}
-    # and the library's tokenizer (serial below its size limit) splits alike
-    assert data.split_sentences(text) == data.split_sentences(
-        text, PunktSentenceTokenizer(text))
+    assert got["sentences"] == data.split_sentences(text, PunktSentenceTokenizer(want))
 
 
 def test_punkt_cuts_follow_a_word_and_precede_a_line():
