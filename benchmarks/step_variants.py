@@ -20,7 +20,11 @@ second variant to the first.
 ``--compare guard``
     the finiteness check of every update (:func:`lasagne_lstm.training.core.guard_updates`)
     as ``all(isfinite(v))`` of every array against the library's
-    ``isfinite`` of the sum of their sums.
+    ``isfinite`` of the sum of their sums;
+``--compare constants``
+    (accumulation mode) the parameters' transposes and concatenations
+    computed in every ``compute_grad`` call against once per cycle
+    (:mod:`lasagne_lstm.training.cycle_constants`, the library's).
 
 ``--threads N`` pins the worker to N CPUs (default 1) and also reports real
 tokens per wall-clock second.
@@ -29,6 +33,7 @@ Example::
 
     python benchmarks/step_variants.py --compare loss          # c, numba, jax: ~10 min
     python benchmarks/step_variants.py --compare padding --mode accumulate
+    python benchmarks/step_variants.py --compare constants --mode accumulate --threads 2
 """
 import argparse
 import json
@@ -41,7 +46,8 @@ import time
 import lstm_throughput as lt
 
 RESULT_TAG = "@@STEP_VARIANTS "
-DEFAULT_BACKENDS = {"loss": "c,numba,jax", "padding": "jax", "guard": "jax"}
+DEFAULT_BACKENDS = {"loss": "c,numba,jax", "padding": "jax", "guard": "jax",
+                    "constants": "jax"}
 
 
 def logsumexp_nll(logits, targets):
@@ -65,40 +71,57 @@ def isfinite_all_guard(updates, checked):
     return guarded, finite
 
 
+def in_every_call(constants, variables):
+    """``CycleConstants.substitute`` that substitutes nothing: every
+    rearrangement of the parameters stays in the compute-grad call."""
+    return list(variables)
+
+
 def variants(compare):
-    """name -> (loss function, padding, update guard); None: the library's."""
+    """name -> (loss function, padding, update guard, constants'
+    substitution); None: the library's."""
     if compare == "loss":
-        return {"log_softmax": (None, None, None), "logsumexp": (logsumexp_nll, None, None)}
+        return {"log_softmax": (None, None, None, None),
+                "logsumexp": (logsumexp_nll, None, None, None)}
     if compare == "guard":
-        return {"isfinite-all": (None, None, isfinite_all_guard), "sum": (None, None, None)}
-    return {"multiple-8": (None, (8, 1.0), None), "ladder-4x1.3": (None, (4, 1.3), None)}
+        return {"isfinite-all": (None, None, isfinite_all_guard, None),
+                "sum": (None, None, None, None)}
+    if compare == "constants":
+        return {"per-call": (None, None, None, in_every_call),
+                "per-cycle": (None, None, None, None)}
+    return {"multiple-8": (None, (8, 1.0), None, None),
+            "ladder-4x1.3": (None, (4, 1.3), None, None)}
 
 
-def measure(backend, compare, mode, n_batches, passes):
+def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
     """Both variants on one backend, in this process."""
     import pytensor
     import lasagne_lstm.training as training
     from lasagne_lstm.training import core
+    from lasagne_lstm.training.cycle_constants import CycleConstants
     from lasagne_lstm.training.models import build_model
     pytensor.config.floatX = "float32"
     spec = lt.base_spec(lt.parse_args([]))
     spec["batches"] = n_batches
     library_loss, library_guard = training.target_nll, core.guard_updates
+    library_substitute = CycleConstants.substitute
     runs, out = {}, {}
-    for name, (loss, padding, guard) in variants(compare).items():
+    for name, (loss, padding, guard, substitute) in variants(compare).items():
         vocab, batches = lt.load_batches(spec, "pool", backend, padding=padding)
         config = lt.lm_config(spec, len(vocab))
         # both looked up when graphs are built
         training.target_nll = loss or library_loss
         core.guard_updates = guard or library_guard
+        CycleConstants.substitute = substitute or library_substitute
         try:
             step = training.StepFunctions(build_model(config), mode=mode,
                                           optimizer="adam", backend=backend)
             t0 = time.perf_counter()
             for b in batches:  # compiles every shape while the variant is in place
-                step.train_batch(b)
+                step.train_batch(b, micro_batch)
         finally:
             training.target_nll, core.guard_updates = library_loss, library_guard
+            CycleConstants.substitute = library_substitute
         runs[name] = (step, batches)
         tokens = sum(b.n_tokens for b in batches)
         out[name] = dict(first_pass_s=time.perf_counter() - t0,
@@ -109,7 +132,7 @@ def measure(backend, compare, mode, n_batches, passes):
         for name, (step, batches) in runs.items():
             c0, t0 = time.process_time(), time.perf_counter()
             for b in batches:
-                step.train_batch(b)
+                step.train_batch(b, micro_batch)
             tokens = sum(b.n_tokens for b in batches)
             out[name]["passes"].append(tokens / (time.process_time() - c0))
             out[name].setdefault("wall_passes", []).append(
@@ -123,10 +146,12 @@ def measure(backend, compare, mode, n_batches, passes):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--compare", choices=("loss", "padding", "guard"), default="loss",
+    p.add_argument("--compare", choices=("loss", "padding", "guard", "constants"), default="loss",
                    help="which pair of variants (default loss)")
     p.add_argument("--mode", choices=("masked", "accumulate"), default="masked",
                    help="masked (default), or accumulation over single sequences")
+    p.add_argument("--micro-batch", type=int, default=1,
+                   help="sequences per compute_grad call in accumulation mode (1)")
     p.add_argument("--backends", default=None,
                    help="comma-separated backends (default: c,numba,jax for loss, "
                         "jax for padding)")
@@ -139,21 +164,23 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.worker:
         lt.pin_cpus(args.threads)
-        out = measure(args.worker, args.compare, args.mode, args.batches, args.passes)
+        out = measure(args.worker, args.compare, args.mode, args.batches, args.passes,
+                      args.micro_batch)
         print(RESULT_TAG + json.dumps(out), flush=True)
         return out
     first, second = variants(args.compare)
-    print("%s mode: tokens per CPU-s (and per wall-clock s), median of %d alternating "
+    print("%s mode%s: tokens per CPU-s (and per wall-clock s), median of %d alternating "
           "passes of %d batches, %d pinned thread%s" % (
-              args.mode, args.passes, args.batches, args.threads,
+              args.mode, " (micro-batches of %d)" % args.micro_batch
+              if args.mode == "accumulate" else "", args.passes, args.batches, args.threads,
               "" if args.threads == 1 else "s"))
     print("%-7s  %14s  %14s  %s  (padding, widths)" % ("backend", first, second, "ratio"))
     results = {}
     for backend in (args.backends or DEFAULT_BACKENDS[args.compare]).split(","):
         backend = backend.strip()
         cmd = [sys.executable, str(pathlib.Path(__file__).resolve()), "--worker", backend,
-               "--compare", args.compare, "--mode", args.mode,
-               "--batches", str(args.batches),
+"--compare", args.compare, "--mode", args.mode,
+               "--micro-batch", str(args.micro_batch), "--batches", str(args.batches),
                "--passes", str(args.passes), "--threads", str(args.threads)]
         proc = subprocess.run(cmd, env=lt.worker_env(args.threads), capture_output=True,
                               text=True, cwd=str(lt.ROOT))

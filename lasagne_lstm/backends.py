@@ -77,6 +77,7 @@ def get_mode(backend):
             raise ImportError("the jax backend needs JAX: pip install jax "
                               "(jax[cuda12] for a GPU)") from exc
         _enable_jax_cache(jax)
+        _register_jax_increments()
         import pytensor
         # float64 needs x64 (else JAX computes in float32); float32 needs it
         # off again after a float64 run in the same process, or Python floats
@@ -85,6 +86,35 @@ def get_mode(backend):
         return pytensor_get_mode("JAX")
     raise ValueError("unknown backend %r: expected one of %s"
                      % (backend, ", ".join(BACKENDS)))
+
+
+def _register_jax_increments():
+    """PyTensor's JAX code for ``AdvancedIncSubtensor1`` (``x[idx] += y``,
+    an embedding's gradient) refuses one index with one row of ``y``: its
+    runtime check compares ``y``'s indexed axis with ``x``'s, so a
+    one-token sequence failed with "Runtime broadcasting not allowed". The
+    same code, checking that axis against the indices only."""
+    from pytensor.link.jax.dispatch import jax_funcify
+    from pytensor.tensor.subtensor import AdvancedIncSubtensor1
+    if getattr(_register_jax_increments, "done", False):
+        return
+
+    @jax_funcify.register(AdvancedIncSubtensor1)
+    def _jax_advanced_inc_subtensor1(op, node, **kwargs):
+        y_broadcastable = node.inputs[1].broadcastable
+
+        def increment(x, y, indices):
+            if y.ndim and (
+                    (not y_broadcastable[0] and y.shape[0] == 1 and indices.shape[0] != 1)
+                    or any(not b and n == 1 and n != m for b, n, m in zip(
+                        y_broadcastable[1:], y.shape[1:], x.shape[x.ndim - y.ndim + 1:]))):
+                raise ValueError(op._runtime_broadcast_error_msg)
+            if op.set_instead_of_inc:
+                return x.at[indices].set(y)
+            return x.at[indices].add(y)
+        return increment
+
+    _register_jax_increments.done = True
 
 
 def _enable_jax_cache(jax):

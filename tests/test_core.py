@@ -188,6 +188,62 @@ def test_output_weights_accumulated_as_rows_equal_the_masked_step(backend, monke
     assert _max_rel_diff(masked, accumulated) < 1e-6
 
 
+@pytest.mark.parametrize("network", ["tagger", "seq2seq"])
+@pytest.mark.parametrize("backend", ["fast_compile", "jax"])
+def test_parameters_rearranged_once_per_cycle_equal_the_masked_step(backend, network):
+    """The gates' concatenated weights, the backward loops' transposed
+    stacked hidden weights and the output layer's transposed weights, read
+    from shared variables recomputed once per cycle
+    (:class:`lasagne_lstm.training.cycle_constants.CycleConstants`), with
+    active clipping and Adam over two cycles: a value left from the first
+    cycle would give the second its gradient at the old weights."""
+    build, make_batch = NETWORKS[network]
+    start, masked, accumulated, accumulator = _masked_and_accumulated(
+        build, make_batch, "adam", 2e-3, steps=2, backend=backend,
+        accumulator_options=dict(constant_min_size=1), learning_rate=0.05)
+    shapes = [shared.get_value().shape for _, shared in accumulator.constants.entries]
+    layers = 2
+    assert shapes.count((3, 4 * UNITS)) == layers  # input weights, four gates side by side
+    assert shapes.count((4 * UNITS, UNITS)) == layers  # hidden weights, stacked, transposed
+    assert (CLASSES, 2 * UNITS if network == "tagger" else UNITS) in shapes  # output W.T
+    assert _max_rel_diff(masked, start) > 1e-4
+    assert _max_rel_diff(masked, accumulated) < 1e-6
+
+
+@pytest.mark.parametrize("backend", ["fast_compile", "numba", "jax"])
+def test_rearranged_parameters_follow_new_values(backend):
+    """``tanh(X @ concat(A, B).T)`` summed, the concatenation and its
+    transpose held once per cycle: the accumulated gradients against NumPy's
+    hand-derived ones after an SGD update (in place on some backends) and
+    after ``set_value``, each of which must renew the held values."""
+    rng = np.random.RandomState(1)
+    A = pytensor.shared(rng.randn(3, 2), name="A")
+    B = pytensor.shared(rng.randn(3, 4), name="B")
+    X = pt.matrix("X")
+    row_loss = pt.tanh(pt.dot(X, pt.concatenate([A, B], axis=1).T)).sum(axis=1)
+    acc = core.GradientAccumulator([A, B], "sgd", learning_rate=0.1, backend=backend,
+                                   constant_min_size=1)
+    compute_grad = acc.compute_grad_function([X], row_loss)
+    assert acc.constants.entries
+
+    def gradients(x, scale):
+        C = np.concatenate([A.get_value(), B.get_value()], axis=1)
+        G = scale[:, None] * (1 - np.tanh(x @ C.T) ** 2)
+        dC = G.T @ x
+        return dC[:, :2], dC[:, 2:]
+
+    for change in ("update", "set_value", "none"):
+        x, scale = rng.randn(5, 6), rng.rand(5)
+        want = gradients(x, scale)
+        compute_grad(x, scale)
+        for accumulator, expected in zip(acc.accumulators, want):
+            np.testing.assert_allclose(accumulator.get_value(), expected, rtol=1e-10)
+        acc.apply_mean_grad()
+        if change == "set_value":
+            A.set_value(rng.randn(3, 2))
+            B.set_value(rng.randn(3, 4))
+
+
 class _OneRank:
     """A communicator of one rank: the all-reduce's sum is the buffer."""
     size, rank = 1, 0

@@ -270,3 +270,21 @@ def test_a_call_waits_for_its_shape_compiling_ahead_and_a_failure_is_left_to_it(
     compile_ahead([(head, [np.int64(5)])]).join()
     assert head(5) == 10 and not head.static
     assert "depend on input values" in capsys.readouterr().err
+
+
+def test_jax_adds_one_row_at_one_index_and_refuses_a_row_for_many():
+    """``E[ids] += rows`` (an embedding's gradient) with one index and one
+    row on JAX against NumPy's ``np.add.at``: PyTensor's JAX code refused
+    it, so a one-token sequence could not be trained there. A single
+    non-broadcastable row for several indices is still refused."""
+    E, ids, rows = pt.matrix("E"), pt.ivector("ids"), pt.matrix("rows")
+    add = function([E, ids, rows], pt.inc_subtensor(E[ids], rows), backend="jax")
+    rng = np.random.RandomState(0)
+    E0 = rng.randn(5, 3)
+    for index in ([2], [4, 1, 4]):
+        r = rng.randn(len(index), 3)
+        want = E0.copy()
+        np.add.at(want, index, r)
+        np.testing.assert_allclose(add(E0, np.array(index, dtype="int32"), r), want)
+    with pytest.raises(ValueError, match="Runtime broadcasting not allowed"):
+        add(E0, np.array([0, 1], dtype="int32"), rng.randn(1, 3))

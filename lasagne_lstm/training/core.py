@@ -58,6 +58,8 @@ from pytensor.tensor.math import Dot
 from .. import backends, updates
 from ..theano import function
 from ..utils import floatX
+from .cycle_constants import MIN_SIZE as CYCLE_CONSTANT_MIN_SIZE
+from .cycle_constants import CycleConstants
 
 __all__ = ["OPTIMIZERS", "DEFAULT_LEARNING_RATES", "UpdateRule", "masked_step",
            "MaskedStep", "GradientAccumulator", "FactoredGradient",
@@ -429,6 +431,11 @@ class GradientAccumulator:
         (:class:`FactoredGradient`) when the backend runs on the host's CPU;
         None never does. Their accumulators hold the sum after
         :meth:`fold` (which :meth:`apply_mean_grad` calls).
+    constant_min_size : int or None
+        Rearrangements of the parameters alone (transposes, concatenations)
+        of at least this many values are computed once per cycle, not per
+        call (:class:`~lasagne_lstm.training.cycle_constants.CycleConstants`);
+        None keeps them in every call.
 
     Attributes
     ----------
@@ -436,6 +443,8 @@ class GradientAccumulator:
     factored : dict
         Parameter index -> :class:`FactoredGradient`, for the parameters
         accumulated as rows.
+    constants : CycleConstants or None
+        The rearrangements computed once per cycle.
     accumulated_objective : shared scalar
     sums : list of shared scalars (see :meth:`compute_grad_function`)
     learning_rate, optimizer_state
@@ -444,11 +453,13 @@ class GradientAccumulator:
 
     def __init__(self, params, update_rule="sgd", learning_rate=None,
                  max_grad_norm=None, backend=None, factored_min_size=FACTORED_MIN_SIZE,
-                 **rule_kwargs):
+                 constant_min_size=CYCLE_CONSTANT_MIN_SIZE, **rule_kwargs):
         self.params = _trainable(params)
         self.backend = backend
         self.factored_min_size = factored_min_size
         self.factored = {}
+        self.constants = (None if constant_min_size is None else
+                          CycleConstants(self.params, backend, constant_min_size))
         self.accumulators = [
             pytensor.shared(np.zeros_like(p.get_value()), shape=p.type.shape,
                             name="accumulated." + (p.name or "param"))
@@ -509,6 +520,10 @@ class GradientAccumulator:
         upd[self.accumulated_objective] = self.accumulated_objective + weighted
         for total, value in zip(self.sums, sums):
             upd[total] = total + value
+        constants = self.constants
+        if constants is not None:
+            new = constants.substitute(rows + list(upd.values()))
+            rows, upd = new[:len(rows)], OrderedDict(zip(upd, new[len(rows):]))
         # the rows stay JAX arrays until a product needs them, so that a
         # call does not wait for its own end
         fn = function(list(inputs) + [scale], rows, updates=upd, givens=givens,
@@ -516,6 +531,8 @@ class GradientAccumulator:
         self._compute_grads.append(fn)
 
         def compute_grad(*args):
+            if constants is not None:
+                constants.refresh()
             values = fn(*args)
             for k, factored in enumerate(kept):
                 factored.keep(values[2 * k], values[2 * k + 1])
@@ -552,6 +569,8 @@ class GradientAccumulator:
         self.fold()
         *result, finite = apply()
         self.last_applied = bool(finite)
+        if self.constants is not None:
+            self.constants.changed()  # C and Numba may update in place
         if not self.sums:
             return result[0]
         return result
@@ -575,7 +594,9 @@ class GradientAccumulator:
     @property
     def functions(self):
         folds = [f.function for f in self.factored.values()]
-        return (self._compute_grads + folds
+        constants = ([self.constants.function] if self.constants is not None
+                     and self.constants.function is not None else [])
+        return (self._compute_grads + folds + constants
                 + ([self._apply] if self._apply is not None else []))
 
     @property
