@@ -19,7 +19,11 @@ the rows of one ladder-padded sequence (16) and of a batch (32 x 16):
   :class:`lasagne_lstm.training.core.FactoredGradient` given the 32
   sequences' ``h`` and ``g`` (JAX arrays, as ``compute_grad`` returns them),
   which copies them into one host array and runs ``acc + H.T @ G`` on it,
-  and that product alone, each divided by 32.
+  and that product alone, each divided by 32;
+* ``g @ W.T``, one sequence's gradient into the LSTM alone, with ``W.T``
+  read from ``W`` and from a transposed copy stored as its own array (what
+  accumulation mode reads since the parameters' rearrangements are held
+  once per cycle, :mod:`lasagne_lstm.training.cycle_constants`).
 
 Each function runs ``--calls`` times after a warm-up, synchronously. The
 ratio ``batch / sequence, essential`` bounds single-sequence accumulation's
@@ -122,6 +126,9 @@ def main(argv=None):
     product = jax.jit(lambda H, G, acc: (acc + H.T @ G,))
     t_product = timed(product, (H, G, acc), max(args.calls // 10, 10)) / args.batch
     t_kept = timed(_kept_rows(args, array), (), max(args.calls // 10, 10)) / args.batch
+    W_T = jnp.asarray(np.asarray(W).T.copy())
+    t_through_W = timed(jax.jit(lambda g, W: (g @ W.T,)), (g, W), args.calls)
+    t_stored = timed(jax.jit(lambda g, W_T: (g @ W_T,)), (g, W_T), args.calls)
     print("threads=%d, output layer %d x %d (float32), %d rows per sequence, "
           "batch %d" % (args.threads, args.hidden, args.vocab, args.rows, args.batch))
     print("| per sequence | ms |")
@@ -135,6 +142,8 @@ def main(argv=None):
           % (1e3 * t_kept))
     print("| kept rows: of which the product acc + H.T @ G, per sequence | %.3f |"
           % (1e3 * t_product))
+    print("| sequence, g @ W.T with W.T read from W | %.3f |" % (1e3 * t_through_W))
+    print("| sequence, g @ W.T with W.T stored transposed | %.3f |" % (1e3 * t_stored))
     print("batch / sequence-essential = %.2f: single-sequence accumulation's "
           "ceiling against masked mode on the output layer alone"
           % (t_batch / t_essential))

@@ -188,15 +188,16 @@ def test_output_weights_accumulated_as_rows_equal_the_masked_step(backend, monke
     assert _max_rel_diff(masked, accumulated) < 1e-6
 
 
-@pytest.mark.parametrize("network", ["tagger", "seq2seq"])
-@pytest.mark.parametrize("backend", ["fast_compile", "jax"])
+@pytest.mark.parametrize("backend,network", [("jax", "tagger"), ("fast_compile", "seq2seq")])
 def test_parameters_rearranged_once_per_cycle_equal_the_masked_step(backend, network):
     """The gates' concatenated weights, the backward loops' transposed
     stacked hidden weights and the output layer's transposed weights, read
     from shared variables recomputed once per cycle
     (:class:`lasagne_lstm.training.cycle_constants.CycleConstants`), with
     active clipping and Adam over two cycles: a value left from the first
-    cycle would give the second its gradient at the old weights."""
+    cycle would give the second its gradient at the old weights. The
+    tagger's batch holds a one-token row (its embedding gradient is one row
+    at one index, which PyTensor's JAX code refused)."""
     build, make_batch = NETWORKS[network]
     start, masked, accumulated, accumulator = _masked_and_accumulated(
         build, make_batch, "adam", 2e-3, steps=2, backend=backend,
