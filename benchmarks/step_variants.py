@@ -146,7 +146,8 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--compare", choices=("loss", "padding", "guard", "constants"), default="loss",
+    p.add_argument("--compare", choices=("loss", "padding", "guard", "constants"),
+                   default="loss",
                    help="which pair of variants (default loss)")
     p.add_argument("--mode", choices=("masked", "accumulate"), default="masked",
                    help="masked (default), or accumulation over single sequences")
@@ -179,7 +180,7 @@ def main(argv=None):
     for backend in (args.backends or DEFAULT_BACKENDS[args.compare]).split(","):
         backend = backend.strip()
         cmd = [sys.executable, str(pathlib.Path(__file__).resolve()), "--worker", backend,
-"--compare", args.compare, "--mode", args.mode,
+               "--compare", args.compare, "--mode", args.mode,
                "--micro-batch", str(args.micro_batch), "--batches", str(args.batches),
                "--passes", str(args.passes), "--threads", str(args.threads)]
         proc = subprocess.run(cmd, env=lt.worker_env(args.threads), capture_output=True,

@@ -233,14 +233,16 @@ def test_rearranged_parameters_follow_new_values(backend):
         dC = G.T @ x
         return dC[:, :2], dC[:, 2:]
 
-    for change in ("update", "set_value", "none"):
+    # each check reads the values left by the step before it: none, an
+    # update, then set_value
+    for then in ("update", "set_value", "none"):
         x, scale = rng.randn(5, 6), rng.rand(5)
         want = gradients(x, scale)
         compute_grad(x, scale)
         for accumulator, expected in zip(acc.accumulators, want):
             np.testing.assert_allclose(accumulator.get_value(), expected, rtol=1e-10)
         acc.apply_mean_grad()
-        if change == "set_value":
+        if then == "set_value":
             A.set_value(rng.randn(3, 2))
             B.set_value(rng.randn(3, 4))
 

@@ -12,8 +12,9 @@ sequences paid them per sequence. Measured with
 ``python benchmarks/step_variants.py --compare constants --mode accumulate
 --threads 2``: see ``benchmarks/README.md``.
 
-Only data movement is moved out of the call (no arithmetic), so the values
-are bit for bit those the call would compute.
+Only data movement is moved out of the call (no arithmetic), so the held
+values are bit for bit those the call would form (the products reading them
+may add in another order).
 """
 import numpy as np
 import pytensor
@@ -78,13 +79,13 @@ class CycleConstants:
     def substitute(self, variables):
         """``variables`` with every parameter-only rearrangement of at least
         ``min_size`` values read from a shared variable of this object."""
-        variables = _loop_invariants_outside(variables)
+        moved = _loop_invariants_outside(variables)
         replace = {}
-        for expression in self._rearrangements(variables):
+        for expression in self._rearrangements(moved):
             replace[expression] = self._shared_for(expression)
-        if not replace:
+        if not replace:  # the graphs as given, not PyTensor's rewritten copy
             return list(variables)
-        return list(graph_replace(list(variables), replace, strict=False))
+        return list(graph_replace(moved, replace, strict=False))
 
     def _rearrangements(self, variables):
         """The largest parameter-only data-movement expressions that some
