@@ -5,10 +5,11 @@ alone, computed once per cycle instead of once per ``compute_grad`` call.
 Why: between two updates the parameters do not change, yet a compute-grad
 graph rearranges them at every call. An LSTM concatenates its four gates'
 weights and its backward loop transposes them; the gradient into a dense
-layer's input is ``g @ W.T``, which XLA's CPU product computes several times
-more slowly for a few rows of ``g`` than ``g @ V`` with ``V = W.T`` stored as
-an array of its own. A masked step pays these once per update; single
-sequences paid them per sequence. Measured with
+layer's input is ``g @ W.T``, which XLA's CPU product computes about half
+as fast for a sequence's 16 rows of ``g`` as ``g @ V`` with ``V = W.T``
+stored as an array of its own (``benchmarks/output_layer_floor.py``). A
+masked step pays these once per update; single sequences paid them per
+sequence. Measured with
 ``python benchmarks/step_variants.py --compare constants --mode accumulate
 --threads 2``: see ``benchmarks/README.md``.
 
