@@ -155,7 +155,7 @@ def main(argv=None):
                    help="sequences per compute_grad call in accumulation mode (1)")
     p.add_argument("--backends", default=None,
                    help="comma-separated backends (default: c,numba,jax for loss, "
-                        "jax for padding)")
+                        "jax for the others)")
     p.add_argument("--batches", type=int, default=40, help="batches per pass (40)")
     p.add_argument("--passes", type=int, default=4,
                    help="timed passes of each variant, alternating (4)")

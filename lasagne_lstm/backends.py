@@ -13,6 +13,7 @@ name           PyTensor mode
                slow to run, quick to compile; for tests and debugging
 =============  ===========================================================
 """
+import functools
 import os
 import pathlib
 
@@ -88,6 +89,7 @@ def get_mode(backend):
                      % (backend, ", ".join(BACKENDS)))
 
 
+@functools.cache
 def _register_jax_increments():
     """PyTensor's JAX code for ``AdvancedIncSubtensor1`` (``x[idx] += y``,
     an embedding's gradient) refuses one index with one row of ``y``: its
@@ -96,8 +98,6 @@ def _register_jax_increments():
     same code, checking that axis against the indices only."""
     from pytensor.link.jax.dispatch import jax_funcify
     from pytensor.tensor.subtensor import AdvancedIncSubtensor1
-    if getattr(_register_jax_increments, "done", False):
-        return
 
     @jax_funcify.register(AdvancedIncSubtensor1)
     def _jax_advanced_inc_subtensor1(op, node, **kwargs):
@@ -113,8 +113,6 @@ def _register_jax_increments():
                 return x.at[indices].set(y)
             return x.at[indices].add(y)
         return increment
-
-    _register_jax_increments.done = True
 
 
 def _enable_jax_cache(jax):

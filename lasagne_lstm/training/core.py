@@ -58,8 +58,7 @@ from pytensor.tensor.math import Dot
 from .. import backends, updates
 from ..theano import function
 from ..utils import floatX
-from .cycle_constants import MIN_SIZE as CYCLE_CONSTANT_MIN_SIZE
-from .cycle_constants import CycleConstants
+from .cycle_constants import MIN_SIZE as CYCLE_CONSTANT_MIN_SIZE, CycleConstants
 
 __all__ = ["OPTIMIZERS", "DEFAULT_LEARNING_RATES", "UpdateRule", "masked_step",
            "MaskedStep", "GradientAccumulator", "FactoredGradient",

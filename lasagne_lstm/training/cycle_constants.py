@@ -130,13 +130,13 @@ class CycleConstants:
         self._seen = None
         return shared
 
-    def refresh(self, force=False):
+    def refresh(self):
         """Recompute the variables if any parameter has a new value since
-        the last refresh (or ``force``)."""
+        the last refresh."""
         if not self.entries:
             return
         stored = [p.container.storage[0] for p in self.params]
-        if not force and self._seen is not None and all(
+        if self._seen is not None and all(
                 a is b for a, b in zip(stored, self._seen)):
             return
         if self.function is None:
