@@ -4,12 +4,15 @@ import os
 import pathlib
 
 _ROOT = pathlib.Path(__file__).resolve().parent.parent
+# base_compiledir holds Numba's cache (its ``numba`` folder), compiledir the
+# C modules: both in the project, not in ~/.pytensor
+_CACHE = _ROOT / ".pytensor_cache" / "tests"
 os.environ.setdefault(
     "PYTENSOR_FLAGS",
-    "compiledir=%s,floatX=float64,mode=FAST_COMPILE"
-    % (_ROOT / ".pytensor_cache" / "tests"))
+    "base_compiledir=%s,compiledir=%s,floatX=float64,mode=FAST_COMPILE"
+    % (_CACHE, _CACHE / "c"))
 # JAX's persistent compilation cache too (lasagne_lstm.backends.cache_dir)
-os.environ.setdefault("LASAGNE_LSTM_CACHE", str(_ROOT / ".pytensor_cache" / "tests"))
+os.environ.setdefault("LASAGNE_LSTM_CACHE", str(_CACHE))
 
 import pytest  # noqa: E402
 

@@ -1,6 +1,7 @@
 """kill -9 at any moment, then ``--resume``, gives the uninterrupted run's
-bits: on JAX and on Numba, with dropout, in masked mode and in accumulate
-mode (single sequences and micro-batches of 3).
+bits: on JAX, with dropout, in masked mode and in accumulate mode (single
+sequences and micro-batches of 3), and for single sequences on a
+dynamic-shape backend.
 
 Each case trains the same 7 updates (over an epoch boundary at update 6)
 three times, in fresh processes: uninterrupted; killed with SIGKILL at the
@@ -16,10 +17,12 @@ The kill points are exact because a worker wraps the command line:
 ``STALL_SAVE_AT=n`` makes the save of update n write half its file and
 wait, ``STALL_AFTER=update:n`` or ``epoch:n`` makes the run wait after
 logging that record; the worker says so on stdout and the test sends
-SIGKILL. Every mode runs on JAX, the default backend; Numba, whose resume
-goes through the same engine and checkpoint code, runs one case (each
-case is three processes of about 15 s of start-up and compiling, on a
-machine of two cores). Two cases run side by side."""
+SIGKILL. Every mode runs on JAX, the default backend (static shapes:
+padded, masked micro-batches); single sequences run on a dynamic-shape
+backend too (unpadded and unmasked), PyTensor's ``fast_compile``: Numba
+takes the same path but compiles each training graph for minutes on an
+empty cache, more than the whole suite may take. Each case is three
+processes of about 15 s of start-up and compiling; two run side by side."""
 import json
 import os
 import signal
@@ -41,8 +44,8 @@ CASES = {
                             "--micro-batch", "1"], dict(STALL_AFTER="update:5"), 4),
     "jax-accumulate-mb3": (["--backend", "jax", "--mode", "accumulate",
                             "--micro-batch", "3"], dict(STALL_AFTER="epoch:1"), 6),
-    "numba-accumulate-mb1": (["--backend", "numba", "--mode", "accumulate",
-                              "--micro-batch", "1"], dict(STALL_AFTER="update:3"), 2),
+    "fast_compile-accumulate-mb1": (["--backend", "fast_compile", "--mode", "accumulate",
+                                     "--micro-batch", "1"], dict(STALL_AFTER="update:3"), 2),
 }
 
 WORKER = r"""
