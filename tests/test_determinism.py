@@ -1,8 +1,9 @@
 """The seed decides everything: two fresh processes training with the same
 seed and dropout end on the same bits (fast_compile, accumulating single
-sequences); a different seed ends elsewhere. On JAX and Numba, in both
-modes and with micro-batches of 1 and 3, tests/test_kill_resume.py compares
-fresh processes too: each uninterrupted run against one killed and resumed."""
+sequences); a different seed ends elsewhere. On JAX in both modes
+(micro-batches of 3) and on fast_compile with single sequences,
+tests/test_kill_resume.py compares fresh processes too: each uninterrupted
+run against one killed and resumed."""
 import json
 import subprocess
 import sys
