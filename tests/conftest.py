@@ -4,13 +4,11 @@ import os
 import pathlib
 
 _ROOT = pathlib.Path(__file__).resolve().parent.parent
-# base_compiledir holds Numba's cache (its ``numba`` folder), compiledir the
-# C modules: both in the project, not in ~/.pytensor
+# base_compiledir holds both PyTensor's C modules and Numba's cache: in the
+# project, not in ~/.pytensor
 _CACHE = _ROOT / ".pytensor_cache" / "tests"
 os.environ.setdefault(
-    "PYTENSOR_FLAGS",
-    "base_compiledir=%s,compiledir=%s,floatX=float64,mode=FAST_COMPILE"
-    % (_CACHE, _CACHE / "c"))
+    "PYTENSOR_FLAGS", "base_compiledir=%s,floatX=float64,mode=FAST_COMPILE" % _CACHE)
 # JAX's persistent compilation cache too (lasagne_lstm.backends.cache_dir)
 os.environ.setdefault("LASAGNE_LSTM_CACHE", str(_CACHE))
 
