@@ -24,7 +24,12 @@ second variant to the first.
 ``--compare constants``
     (accumulation mode) the parameters' transposes and concatenations
     computed in every ``compute_grad`` call against once per cycle
-    (:mod:`lasagne_lstm.training.cycle_constants`, the library's).
+    (:mod:`lasagne_lstm.training.cycle_constants`, the library's);
+``--compare factored``
+    (accumulation mode) the output layer's weight gradient formed and added
+    into its accumulator in every ``compute_grad`` call against kept as rows
+    and multiplied ``FOLD_ROWS`` rows at a time
+    (:class:`lasagne_lstm.training.core.FactoredGradient`, the library's).
 
 ``--threads N`` pins the worker to N CPUs (default 1) and also reports real
 tokens per wall-clock second.
@@ -47,7 +52,7 @@ import lstm_throughput as lt
 
 RESULT_TAG = "@@STEP_VARIANTS "
 DEFAULT_BACKENDS = {"loss": "c,numba,jax", "padding": "jax", "guard": "jax",
-                    "constants": "jax"}
+                    "constants": "jax", "factored": "jax"}
 
 
 def logsumexp_nll(logits, targets):
@@ -77,27 +82,38 @@ def in_every_call(constants, variables):
     return list(variables)
 
 
+def per_call_products(params, *args, **kwargs):
+    """A ``GradientAccumulator`` that keeps no rows: every gradient is
+    formed and added into its accumulator in each call."""
+    from lasagne_lstm.training import core
+    kwargs["factored_min_size"] = None
+    return core.GradientAccumulator(params, *args, **kwargs)
+
+
 def variants(compare):
     """name -> (loss function, padding, update guard, constants'
-    substitution); None: the library's."""
+    substitution, accumulator class); None: the library's."""
     if compare == "loss":
-        return {"log_softmax": (None, None, None, None),
-                "logsumexp": (logsumexp_nll, None, None, None)}
+        return {"log_softmax": (None, None, None, None, None),
+                "logsumexp": (logsumexp_nll, None, None, None, None)}
     if compare == "guard":
-        return {"isfinite-all": (None, None, isfinite_all_guard, None),
-                "sum": (None, None, None, None)}
+        return {"isfinite-all": (None, None, isfinite_all_guard, None, None),
+                "sum": (None, None, None, None, None)}
     if compare == "constants":
-        return {"per-call": (None, None, None, in_every_call),
-                "per-cycle": (None, None, None, None)}
-    return {"multiple-8": (None, (8, 1.0), None, None),
-            "ladder-4x1.3": (None, (4, 1.3), None, None)}
+        return {"per-call": (None, None, None, in_every_call, None),
+                "per-cycle": (None, None, None, None, None)}
+    if compare == "factored":
+        return {"per-call": (None, None, None, None, per_call_products),
+                "kept-rows": (None, None, None, None, None)}
+    return {"multiple-8": (None, (8, 1.0), None, None, None),
+            "ladder-4x1.3": (None, (4, 1.3), None, None, None)}
 
 
 def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
     """Both variants on one backend, in this process."""
     import pytensor
     import lasagne_lstm.training as training
-    from lasagne_lstm.training import core
+    from lasagne_lstm.training import core, steps
     from lasagne_lstm.training.cycle_constants import CycleConstants
     from lasagne_lstm.training.models import build_model
     pytensor.config.floatX = "float32"
@@ -105,14 +121,16 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
     spec["batches"] = n_batches
     library_loss, library_guard = training.target_nll, core.guard_updates
     library_substitute = CycleConstants.substitute
+    library_accumulator = steps.GradientAccumulator
     runs, out = {}, {}
-    for name, (loss, padding, guard, substitute) in variants(compare).items():
+    for name, (loss, padding, guard, substitute, accumulator) in variants(compare).items():
         vocab, batches = lt.load_batches(spec, "pool", backend, padding=padding)
         config = lt.lm_config(spec, len(vocab))
         # both looked up when graphs are built
         training.target_nll = loss or library_loss
         core.guard_updates = guard or library_guard
         CycleConstants.substitute = substitute or library_substitute
+        steps.GradientAccumulator = accumulator or library_accumulator
         try:
             step = training.StepFunctions(build_model(config), mode=mode,
                                           optimizer="adam", backend=backend)
@@ -122,6 +140,7 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
         finally:
             training.target_nll, core.guard_updates = library_loss, library_guard
             CycleConstants.substitute = library_substitute
+            steps.GradientAccumulator = library_accumulator
         runs[name] = (step, batches)
         tokens = sum(b.n_tokens for b in batches)
         out[name] = dict(first_pass_s=time.perf_counter() - t0,
@@ -146,7 +165,8 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--compare", choices=("loss", "padding", "guard", "constants"),
+    p.add_argument("--compare", choices=("loss", "padding", "guard", "constants",
+                                          "factored"),
                    default="loss",
                    help="which pair of variants (default loss)")
     p.add_argument("--mode", choices=("masked", "accumulate"), default="masked",
