@@ -7,7 +7,7 @@ The model and batches are those of ``lstm_throughput.py`` (its first
 Lasagne's LSTM of 256 units with peepholes, the gate pre-activations'
 gradient clipped at 5, precomputed input projection, a dense 10k-way output
 layer, token-mean cross-entropy, Adam), written with ``jax.lax.scan``,
-``jax.value_and_grad`` and ``jax.jit``, every update donating its buffers
+``jax.grad`` and ``jax.jit``, every update donating its buffers
 (which PyTensor's JAX linker does not):
 
 * ``masked``: one jitted gradient and Adam update per batch;
