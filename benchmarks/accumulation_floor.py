@@ -13,8 +13,9 @@ layer, token-mean cross-entropy, Adam), written with ``jax.lax.scan``,
 * ``masked``: one jitted gradient and Adam update per batch;
 * ``mb1``, ``mb8``: per call, one jitted gradient of the call's sequences
   (padded to their own width on the library's ladder, masked) added into
-  donated accumulators, then one jitted Adam update of their mean, which
-  equals the masked step's update on the same batch;
+  donated accumulators, then one jitted Adam update of their mean (in
+  exact arithmetic the masked step's update on the same batch; not checked
+  here, each mode trains its own copy of the parameters);
 * ``mb1-kept``, ``mb8-kept``: the same, with the output layer's weight
   gradient formed once per update, as the library does
   (:class:`lasagne_lstm.training.core.FactoredGradient`): each call returns
@@ -25,8 +26,8 @@ Each mode runs in this process, in alternating passes; figures are real
 tokens per wall-clock second (median of the passes) and the ratio to the
 masked mode. The library's own figures come from ``lstm_throughput.py``
 (``masked-pool-jax``, ``accum-mb1-jax``, ``accum-mb8-jax``); where XLA's own
-ratio is below a target, no library on XLA reaches the target by
-scheduling alone.
+ratio is below a target, a library running the same XLA operations is
+unlikely to reach it by scheduling them better.
 
     python benchmarks/accumulation_floor.py               # every CPU, ~3 min
     python benchmarks/accumulation_floor.py --threads 1   # one pinned CPU
