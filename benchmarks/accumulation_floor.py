@@ -8,7 +8,7 @@ Lasagne's LSTM of 256 units with peepholes, the gate pre-activations'
 gradient clipped at 5, precomputed input projection, a dense 10k-way output
 layer, token-mean cross-entropy, Adam), written with ``jax.lax.scan``,
 ``jax.grad`` and ``jax.jit``, every update donating its buffers
-(which PyTensor's JAX linker does not):
+(which PyTensor's JAX linker does not; ``--no-donation``: none donated):
 
 * ``masked``: one jitted gradient and Adam update per batch;
 * ``mb1``, ``mb8``: per call, one jitted gradient of the call's sequences
@@ -31,6 +31,7 @@ unlikely to reach it by scheduling them better.
 
     python benchmarks/accumulation_floor.py               # every CPU, ~3 min
     python benchmarks/accumulation_floor.py --threads 1   # one pinned CPU
+    python benchmarks/accumulation_floor.py --no-donation --modes masked,mb1,mb8
 """
 import argparse
 import functools
@@ -50,15 +51,21 @@ MODES = ("masked", "mb1", "mb8", "mb1-kept", "mb8-kept")
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--threads", type=int, default=lt.available_cpus(),
-                   help="CPUs to use (default: every CPU this process may use, "
-                        "%(default)s)")
+    lt.add_threads_argument(p)
     p.add_argument("--batches", type=int, default=20, help="batches per pass (20)")
     p.add_argument("--passes", type=int, default=4,
                    help="timed passes of each mode, alternating (4)")
     p.add_argument("--modes", default=",".join(MODES),
                    help="comma-separated subset of " + ", ".join(MODES))
-    return p.parse_args(argv)
+    p.add_argument("--no-donation", action="store_true",
+                   help="updates write new buffers instead of donating the old ones "
+                        "(as PyTensor's JAX linker does)")
+    args = p.parse_args(argv)
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = sorted(set(args.modes) - set(MODES))
+    if unknown:
+        p.error("unknown mode %s (choose from %s)" % (", ".join(unknown), ", ".join(MODES)))
+    return args
 
 
 def init_params(rng, vocab, embedding, hidden):
@@ -144,7 +151,7 @@ def adam(params, state, grads, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
 class Modes:
     """The compiled functions of every mode, on one set of parameters."""
 
-    def __init__(self, params, hidden, clip=5.0):
+    def __init__(self, params, hidden, clip=5.0, donate=True):
         import jax
         import jax.numpy as jnp
         self.params = jax.tree_util.tree_map(jnp.asarray, params)
@@ -179,11 +186,13 @@ class Modes:
             rows = jnp.concatenate(hs)
             acc = dict(acc, W_out=acc["W_out"] + rows.T @ jnp.concatenate(logits_grads))
             return apply(params, state, acc)
-        self._masked = jax.jit(masked, donate_argnums=(0, 1))
-        self._accumulate = jax.jit(accumulate, donate_argnums=(0,))
-        self._accumulate_kept = jax.jit(accumulate_kept, donate_argnums=(0,))
-        self._apply = jax.jit(apply, donate_argnums=(0, 1, 2))
-        self._apply_kept = jax.jit(apply_kept, donate_argnums=(0, 1, 2))
+        def jit(fn, donated):
+            return jax.jit(fn, donate_argnums=donated if donate else ())
+        self._masked = jit(masked, (0, 1))
+        self._accumulate = jit(accumulate, (0,))
+        self._accumulate_kept = jit(accumulate_kept, (0,))
+        self._apply = jit(apply, (0, 1, 2))
+        self._apply_kept = jit(apply_kept, (0, 1, 2))
 
     def run(self, mode, batch):
         """One update of ``mode`` on ``batch``; returns what to wait for."""
@@ -226,14 +235,11 @@ def main(argv=None):
     spec = lt.base_spec(lt.parse_args([]))
     spec["batches"] = args.batches
     vocab, batches = lt.load_batches(spec, "pool", "jax")
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    unknown = sorted(set(modes) - set(MODES))
-    if unknown:
-        raise SystemExit("accumulation_floor.py: unknown mode %s (choose from %s)"
-                         % (", ".join(unknown), ", ".join(MODES)))
+    modes = args.modes
     params = init_params(np.random.default_rng(spec["seed"]), len(vocab),
                          spec["embedding"], spec["hidden"])
-    runners = {m: Modes(params, spec["hidden"], spec["grad_clipping"]) for m in modes}
+    runners = {m: Modes(params, spec["hidden"], spec["grad_clipping"],
+                        donate=not args.no_donation) for m in modes}
     tokens = sum(b.n_tokens for b in batches)
     rates = {m: [] for m in modes}
     for m in modes:  # compiles every shape
@@ -247,8 +253,9 @@ def main(argv=None):
             jax.block_until_ready(last)
             rates[m].append(tokens / (time.perf_counter() - start))
     print("threads=%d, %d batches of the lstm_throughput.py workload in JAX alone "
-          "(buffers donated), median of %d alternating passes"
-          % (args.threads, len(batches), args.passes))
+          "(buffers %s), median of %d alternating passes"
+          % (args.threads, len(batches), "not donated" if args.no_donation else "donated",
+             args.passes))
     print("| mode | tokens/s | x masked |")
     print("|---|---:|---:|")
     base = statistics.median(rates["masked"]) if "masked" in rates else None

@@ -282,6 +282,14 @@ def available_cpus():
     return os.cpu_count() or 1
 
 
+def add_threads_argument(parser):
+    """``--threads``, defaulting to the CPUs this process may use, for the
+    scripts that run one process on the workload."""
+    parser.add_argument("--threads", type=int, default=available_cpus(),
+                        help="CPUs to use (default: every CPU this process may use, "
+                             "%(default)s)")
+
+
 def worker_env(threads, cache_root=None, force_cache=False, device="cpu"):
     """Environment of a worker subprocess: thread counts, JAX's platform,
     PyTensor flags and the JAX cache folder (``cache_root`` defaults to

@@ -46,9 +46,7 @@ import lstm_throughput as lt  # noqa: E402  (pinning and thread settings)
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--threads", type=int, default=lt.available_cpus(),
-                   help="CPUs to use (default: every CPU this process may use, "
-                        "%(default)s)")
+    lt.add_threads_argument(p)
     p.add_argument("--hidden", type=int, default=256, help="(default 256)")
     p.add_argument("--vocab", type=int, default=10000, help="(default 10000)")
     p.add_argument("--rows", type=int, default=16,

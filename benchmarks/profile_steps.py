@@ -54,9 +54,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--batches", type=int, default=12, help="batches (default 12)")
-    p.add_argument("--threads", type=int, default=lt.available_cpus(),
-                   help="CPUs to use (default: every CPU this process may use, "
-                        "%(default)s)")
+    lt.add_threads_argument(p)
     p.add_argument("--kinds", default="masked,mb1,mb8",
                    help="comma-separated subset of masked, mb1, mb8")
     p.add_argument("--instances", action="store_true",

@@ -82,12 +82,11 @@ def in_every_call(constants, variables):
     return list(variables)
 
 
-def per_call_products(params, *args, **kwargs):
+def per_call_products(*args, **kwargs):
     """A ``GradientAccumulator`` that keeps no rows: every gradient is
     formed and added into its accumulator in each call."""
     from lasagne_lstm.training import core
-    kwargs["factored_min_size"] = None
-    return core.GradientAccumulator(params, *args, **kwargs)
+    return core.GradientAccumulator(*args, factored_min_size=None, **kwargs)
 
 
 def variants(compare):
