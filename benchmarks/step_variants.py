@@ -29,7 +29,12 @@ second variant to the first.
     (accumulation mode) the output layer's weight gradient formed and added
     into its accumulator in every ``compute_grad`` call against kept as rows
     and multiplied ``FOLD_ROWS`` rows at a time
-    (:class:`lasagne_lstm.training.core.FactoredGradient`, the library's).
+    (:class:`lasagne_lstm.training.core.FactoredGradient`, the library's);
+``--compare donation``
+    PyTensor's JAX linker as the library uses it, which writes every
+    updated shared variable into a new buffer, against one that donates the
+    old buffers to XLA (:func:`donating_jax_linker`), so that updates and
+    accumulators are written in place.
 
 ``--threads N`` pins the worker to N CPUs (default 1) and also reports real
 tokens per wall-clock second.
@@ -52,7 +57,7 @@ import lstm_throughput as lt
 
 RESULT_TAG = "@@STEP_VARIANTS "
 DEFAULT_BACKENDS = {"loss": "c,numba,jax", "padding": "jax", "guard": "jax",
-                    "constants": "jax", "factored": "jax"}
+                    "constants": "jax", "factored": "jax", "donation": "jax"}
 
 
 def logsumexp_nll(logits, targets):
@@ -89,29 +94,89 @@ def per_call_products(*args, **kwargs):
     return core.GradientAccumulator(*args, factored_min_size=None, **kwargs)
 
 
+def donating_jax_linker():
+    """A JAX linker class whose compiled functions donate the buffers of
+    the shared variables they update (``jax.jit``'s ``donate_argnums``).
+
+    Donation deletes the old arrays, so it is only safe where nothing else
+    holds them: true of this benchmark's step functions. A call that passes
+    one array at two positions (XLA refuses to donate it) runs undonated.
+    """
+    import jax
+    from pytensor.link.jax.linker import JAXLinker
+
+    class DonatingJAXLinker(JAXLinker):
+        def jit_compile(self, fn):
+            static = tuple(self.scalar_shape_inputs)
+            donated = tuple(sorted(set((self.fgraph.update_mapping or {}).values())
+                                   - set(static)))
+            if not donated:
+                return super().jit_compile(fn)
+            return DonatingFunction(fn, static, donated)
+
+    class DonatingFunction:
+        def __init__(self, fn, static, donated):
+            self.fn, self.static, self.donated = fn, static, donated
+            self.jitted = jax.jit(fn, static_argnums=static, donate_argnums=donated)
+            self.undonated = None
+
+        def lower(self, *args):  # for compiling ahead of use
+            return self.jitted.lower(*args)
+
+        def __call__(self, *args):
+            if self.static:
+                args = tuple(int(a) if k in self.static else a
+                             for k, a in enumerate(args))
+            ids = [id(a) for a in args]
+            if any(ids.count(ids[k]) > 1 for k in self.donated):
+                if self.undonated is None:
+                    self.undonated = jax.jit(self.fn, static_argnums=self.static)
+                return self.undonated(*args)
+            return self.jitted(*args)
+
+    return DonatingJAXLinker
+
+
+def library_jax_mode():
+    """``backends.get_mode('jax')`` as the library has it (undonated)."""
+    from lasagne_lstm import backends
+    return backends.get_mode("jax")
+
+
+def donating_jax_mode():
+    """The library's JAX mode with :func:`donating_jax_linker`'s linker."""
+    from pytensor.compile.mode import Mode
+    return Mode(linker=donating_jax_linker()(),
+                optimizer=library_jax_mode().provided_optimizer)
+
+
 def variants(compare):
     """name -> (loss function, padding, update guard, constants'
-    substitution, accumulator class); None: the library's."""
+    substitution, accumulator class, function giving the JAX mode); None:
+    the library's."""
+    library = (None,) * 6
+
+    def variant(**changes):
+        names = ("loss", "padding", "guard", "substitute", "accumulator", "jax_mode")
+        return tuple(changes.get(n) for n in names)
     if compare == "loss":
-        return {"log_softmax": (None, None, None, None, None),
-                "logsumexp": (logsumexp_nll, None, None, None, None)}
+        return {"log_softmax": library, "logsumexp": variant(loss=logsumexp_nll)}
     if compare == "guard":
-        return {"isfinite-all": (None, None, isfinite_all_guard, None, None),
-                "sum": (None, None, None, None, None)}
+        return {"isfinite-all": variant(guard=isfinite_all_guard), "sum": library}
     if compare == "constants":
-        return {"per-call": (None, None, None, in_every_call, None),
-                "per-cycle": (None, None, None, None, None)}
+        return {"per-call": variant(substitute=in_every_call), "per-cycle": library}
     if compare == "factored":
-        return {"per-call": (None, None, None, None, per_call_products),
-                "kept-rows": (None, None, None, None, None)}
-    return {"multiple-8": (None, (8, 1.0), None, None, None),
-            "ladder-4x1.3": (None, (4, 1.3), None, None, None)}
+        return {"per-call": variant(accumulator=per_call_products), "kept-rows": library}
+    if compare == "donation":
+        return {"undonated": library, "donated": variant(jax_mode=donating_jax_mode)}
+    return {"multiple-8": variant(padding=(8, 1.0)), "ladder-4x1.3": variant(padding=(4, 1.3))}
 
 
 def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
     """Both variants on one backend, in this process."""
     import pytensor
     import lasagne_lstm.training as training
+    from lasagne_lstm import backends
     from lasagne_lstm.training import core, steps
     from lasagne_lstm.training.cycle_constants import CycleConstants
     from lasagne_lstm.training.models import build_model
@@ -121,8 +186,10 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
     library_loss, library_guard = training.target_nll, core.guard_updates
     library_substitute = CycleConstants.substitute
     library_accumulator = steps.GradientAccumulator
+    library_get_mode = backends.get_mode
     runs, out = {}, {}
-    for name, (loss, padding, guard, substitute, accumulator) in variants(compare).items():
+    for name, (loss, padding, guard, substitute, accumulator, jax_mode) in \
+            variants(compare).items():
         vocab, batches = lt.load_batches(spec, "pool", backend, padding=padding)
         config = lt.lm_config(spec, len(vocab))
         # both looked up when graphs are built
@@ -130,6 +197,11 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
         core.guard_updates = guard or library_guard
         CycleConstants.substitute = substitute or library_substitute
         steps.GradientAccumulator = accumulator or library_accumulator
+        # read when each function's mode is made, as the step functions are built
+        if jax_mode is not None:
+            variant_mode = jax_mode()
+            backends.get_mode = lambda name: (variant_mode if name == "jax"
+                                              else library_get_mode(name))
         try:
             step = training.StepFunctions(build_model(config), mode=mode,
                                           optimizer="adam", backend=backend)
@@ -140,6 +212,7 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
             training.target_nll, core.guard_updates = library_loss, library_guard
             CycleConstants.substitute = library_substitute
             steps.GradientAccumulator = library_accumulator
+            backends.get_mode = library_get_mode
         runs[name] = (step, batches)
         tokens = sum(b.n_tokens for b in batches)
         out[name] = dict(first_pass_s=time.perf_counter() - t0,
@@ -165,7 +238,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--compare", choices=("loss", "padding", "guard", "constants",
-                                          "factored"),
+                                          "factored", "donation"),
                    default="loss",
                    help="which pair of variants (default loss)")
     p.add_argument("--mode", choices=("masked", "accumulate"), default="masked",

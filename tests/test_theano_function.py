@@ -290,3 +290,21 @@ def test_jax_adds_one_row_at_one_index_and_refuses_a_row_for_many():
         np.testing.assert_allclose(add(E0, np.array(index, dtype="int32"), r), want)
     with pytest.raises(ValueError, match="Runtime broadcasting not allowed"):
         add(E0, np.array([0, 1], dtype="int32"), rng.randn(1, 3))
+
+
+def test_a_mode_with_a_subclass_of_the_jax_linker_is_specialised_by_shape():
+    from pytensor.compile.mode import Mode
+    from pytensor.link.jax.linker import JAXLinker
+
+    class OwnJAXLinker(JAXLinker):
+        """A user's own linker: it must count as JAX (static shapes)."""
+
+    inputs, loss, params = _lstm_lm()
+    reference = pytensor.function(inputs, loss, mode=backends.get_mode("fast_compile"))
+    mode = Mode(linker=OwnJAXLinker(), optimizer=backends.get_mode("jax").provided_optimizer)
+    values = function(inputs, loss, mode=mode)
+    rng = np.random.RandomState(2)
+    for rows, width in [(3, 4), (2, 6)]:
+        batch = _batch(rng, rows, width)
+        np.testing.assert_allclose(values(*batch), reference(*batch), rtol=1e-10)
+    assert values.compiled == 2

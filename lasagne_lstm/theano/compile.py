@@ -116,8 +116,9 @@ def _resolve_mode(mode, backend):
     if isinstance(mode, str) and mode in backends.BACKENDS:
         return backends.get_mode(mode), backends.needs_static_shapes(mode)
     from pytensor.compile.mode import get_mode
+    from pytensor.link.jax.linker import JAXLinker
     mode = get_mode(mode)
-    return mode, type(mode.linker).__name__ == "JAXLinker"
+    return mode, isinstance(mode.linker, JAXLinker)
 
 
 @contextlib.contextmanager
