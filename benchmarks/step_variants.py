@@ -34,7 +34,12 @@ second variant to the first.
     PyTensor's JAX linker as the library uses it, which writes every
     updated shared variable into a new buffer, against one that donates the
     old buffers to XLA (:func:`donating_jax_linker`), so that updates and
-    accumulators are written in place.
+    accumulators are written in place;
+``--compare donated-products``
+    (accumulation mode) the library's kept rows against per-call products
+    (as ``--compare factored``) added into accumulators whose buffers
+    ``compute_grad`` donates: the form that
+    ``accumulation_floor.py`` found fastest for micro-batches of 8.
 
 ``--threads N`` pins the worker to N CPUs (default 1) and also reports real
 tokens per wall-clock second.
@@ -57,7 +62,8 @@ import lstm_throughput as lt
 
 RESULT_TAG = "@@STEP_VARIANTS "
 DEFAULT_BACKENDS = {"loss": "c,numba,jax", "padding": "jax", "guard": "jax",
-                    "constants": "jax", "factored": "jax", "donation": "jax"}
+                    "constants": "jax", "factored": "jax", "donation": "jax",
+                    "donated-products": "jax"}
 
 
 def logsumexp_nll(logits, targets):
@@ -137,27 +143,45 @@ def donating_jax_linker():
     return DonatingJAXLinker
 
 
-def library_jax_mode():
-    """``backends.get_mode('jax')`` as the library has it (undonated)."""
-    from lasagne_lstm import backends
-    return backends.get_mode("jax")
-
-
 def donating_jax_mode():
     """The library's JAX mode with :func:`donating_jax_linker`'s linker."""
     from pytensor.compile.mode import Mode
+    from lasagne_lstm import backends
     return Mode(linker=donating_jax_linker()(),
-                optimizer=library_jax_mode().provided_optimizer)
+                optimizer=backends.get_mode("jax").provided_optimizer)
+
+
+def donating_functions(library_function, donate):
+    """``function`` compiling in :func:`donating_jax_mode` the functions
+    whose name passes ``donate`` (every step function is made through
+    ``lasagne_lstm.training.core.function``)."""
+    mode = donating_jax_mode()
+
+    def compile_function(*args, name=None, **kwargs):
+        if donate(name):
+            kwargs["mode"] = mode
+        return library_function(*args, name=name, **kwargs)
+    return compile_function
+
+
+def every_function(name):
+    return True
+
+
+def compute_grad_only(name):
+    """The accumulators' ``acc + g`` (``apply_mean_grad``'s updates go
+    through the update guard)."""
+    return (name or "").startswith("compute_grad")
 
 
 def variants(compare):
     """name -> (loss function, padding, update guard, constants'
-    substitution, accumulator class, function giving the JAX mode); None:
-    the library's."""
+    substitution, accumulator class, which step functions donate their
+    updated buffers (a test of the function's name)); None: the library's."""
     library = (None,) * 6
 
     def variant(**changes):
-        names = ("loss", "padding", "guard", "substitute", "accumulator", "jax_mode")
+        names = ("loss", "padding", "guard", "substitute", "accumulator", "donate")
         return tuple(changes.get(n) for n in names)
     if compare == "loss":
         return {"log_softmax": library, "logsumexp": variant(loss=logsumexp_nll)}
@@ -168,7 +192,11 @@ def variants(compare):
     if compare == "factored":
         return {"per-call": variant(accumulator=per_call_products), "kept-rows": library}
     if compare == "donation":
-        return {"undonated": library, "donated": variant(jax_mode=donating_jax_mode)}
+        return {"undonated": library, "donated": variant(donate=every_function)}
+    if compare == "donated-products":
+        return {"kept-rows": library,
+                "donated-products": variant(accumulator=per_call_products,
+                                            donate=compute_grad_only)}
     return {"multiple-8": variant(padding=(8, 1.0)), "ladder-4x1.3": variant(padding=(4, 1.3))}
 
 
@@ -176,7 +204,6 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
     """Both variants on one backend, in this process."""
     import pytensor
     import lasagne_lstm.training as training
-    from lasagne_lstm import backends
     from lasagne_lstm.training import core, steps
     from lasagne_lstm.training.cycle_constants import CycleConstants
     from lasagne_lstm.training.models import build_model
@@ -186,9 +213,9 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
     library_loss, library_guard = training.target_nll, core.guard_updates
     library_substitute = CycleConstants.substitute
     library_accumulator = steps.GradientAccumulator
-    library_get_mode = backends.get_mode
+    library_function = core.function
     runs, out = {}, {}
-    for name, (loss, padding, guard, substitute, accumulator, jax_mode) in \
+    for name, (loss, padding, guard, substitute, accumulator, donate) in \
             variants(compare).items():
         vocab, batches = lt.load_batches(spec, "pool", backend, padding=padding)
         config = lt.lm_config(spec, len(vocab))
@@ -197,11 +224,8 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
         core.guard_updates = guard or library_guard
         CycleConstants.substitute = substitute or library_substitute
         steps.GradientAccumulator = accumulator or library_accumulator
-        # read when each function's mode is made, as the step functions are built
-        if jax_mode is not None:
-            variant_mode = jax_mode()
-            backends.get_mode = lambda name: (variant_mode if name == "jax"
-                                              else library_get_mode(name))
+        if donate is not None:
+            core.function = donating_functions(library_function, donate)
         try:
             step = training.StepFunctions(build_model(config), mode=mode,
                                           optimizer="adam", backend=backend)
@@ -212,7 +236,7 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
             training.target_nll, core.guard_updates = library_loss, library_guard
             CycleConstants.substitute = library_substitute
             steps.GradientAccumulator = library_accumulator
-            backends.get_mode = library_get_mode
+            core.function = library_function
         runs[name] = (step, batches)
         tokens = sum(b.n_tokens for b in batches)
         out[name] = dict(first_pass_s=time.perf_counter() - t0,
@@ -238,7 +262,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--compare", choices=("loss", "padding", "guard", "constants",
-                                          "factored", "donation"),
+                                          "factored", "donation", "donated-products"),
                    default="loss",
                    help="which pair of variants (default loss)")
     p.add_argument("--mode", choices=("masked", "accumulate"), default="masked",
