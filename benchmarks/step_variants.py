@@ -35,6 +35,9 @@ second variant to the first.
     updated shared variable into a new buffer, against one that donates the
     old buffers to XLA (:func:`donating_jax_linker`), so that updates and
     accumulators are written in place;
+``--compare donation-unguarded``
+    the same without the update guard in either variant (every update
+    applied, finite or not): what the guard costs a donating step;
 ``--compare donated-products``
     (accumulation mode) the library's kept rows against per-call products
     (as ``--compare factored``) added into accumulators whose buffers
@@ -63,7 +66,7 @@ import lstm_throughput as lt
 RESULT_TAG = "@@STEP_VARIANTS "
 DEFAULT_BACKENDS = {"loss": "c,numba,jax", "padding": "jax", "guard": "jax",
                     "constants": "jax", "factored": "jax", "donation": "jax",
-                    "donated-products": "jax"}
+                    "donation-unguarded": "jax", "donated-products": "jax"}
 
 
 def logsumexp_nll(logits, targets):
@@ -151,6 +154,15 @@ def donating_jax_mode():
                 optimizer=backends.get_mode("jax").provided_optimizer)
 
 
+def unguarded(updates, checked):
+    """No update guard: every update applied, ``finite`` always true (for
+    measuring what the guard costs donation, not for training)."""
+    from collections import OrderedDict
+    import numpy as np
+    import pytensor.tensor as pt
+    return OrderedDict(updates), pt.as_tensor_variable(np.array(True))
+
+
 def donating_functions(library_function, donate):
     """``function`` compiling in :func:`donating_jax_mode` the functions
     whose name passes ``donate`` (every step function is made through
@@ -193,6 +205,9 @@ def variants(compare):
         return {"per-call": variant(accumulator=per_call_products), "kept-rows": library}
     if compare == "donation":
         return {"undonated": library, "donated": variant(donate=every_function)}
+    if compare == "donation-unguarded":
+        return {"undonated": variant(guard=unguarded),
+                "donated": variant(guard=unguarded, donate=every_function)}
     if compare == "donated-products":
         return {"kept-rows": library,
                 "donated-products": variant(accumulator=per_call_products,
@@ -262,7 +277,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--compare", choices=("loss", "padding", "guard", "constants",
-                                          "factored", "donation", "donated-products"),
+                                          "factored", "donation", "donation-unguarded",
+                                          "donated-products"),
                    default="loss",
                    help="which pair of variants (default loss)")
     p.add_argument("--mode", choices=("masked", "accumulate"), default="masked",
