@@ -187,6 +187,37 @@ def test_punkt_trained_in_three_workers_learns_nltks_parameters(tmp_path):
     assert got["sentences"] == data.split_sentences(text, PunktSentenceTokenizer(want))
 
 
+_NLTK_SCRIPT = """
+import json, sys
+if sys.argv[1] == "scipy-first":
+    import scipy.stats
+from lasagne_lstm.training.data import split_sentences
+sentences = split_sentences("The cat sat on the mat. The dog ran away!")
+stats_before = "scipy.stats" in sys.modules
+from nltk.metrics.association import BigramAssocMeasures
+fisher = BigramAssocMeasures.fisher(3, (5, 7), 40)
+print(json.dumps(dict(sentences=sentences, stats_before=stats_before, fisher=fisher)))
+"""
+
+
+@pytest.mark.parametrize("order", ["nltk-first", "scipy-first"])
+def test_nltk_loads_without_scipy_stats_and_its_fisher_test_still_works(order):
+    import subprocess
+    import sys
+    from scipy.stats import fisher_exact
+    proc = subprocess.run([sys.executable, "-c", _NLTK_SCRIPT, order], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["sentences"] == ["The cat sat on the mat.", "The dog ran away!"]
+    # tokenizing alone never imported SciPy's statistics (unless the script had)
+    assert got["stats_before"] == (order == "scipy-first")
+    # NLTK's Fisher score, by hand: the bigram's 2x2 contingency table
+    # (n_ii, n_io, n_oi, n_oo) = (3, 5 - 3, 7 - 3, 40 - 5 - 7 + 3), one-sided
+    _, want = fisher_exact([[3, 2], [4, 31]], alternative="less")
+    assert got["fisher"] == pytest.approx(want, rel=1e-12)
+
+
 def test_punkt_cuts_follow_a_word_and_precede_a_line():
     from lasagne_lstm.training.data.punkt import cut_points
     text = "One line ends.\nTwo lines end in a word\n\nThree\nfour five\nsix."

@@ -36,6 +36,8 @@ def punkt_parameters(text, workers=1, min_chars=PARALLEL_MIN_CHARS):
     """The ``PunktParameters`` NLTK's ``PunktTrainer`` learns from ``text``,
     learned in ``workers`` forked processes when the text is long enough and
     can be cut (see the module docstring)."""
+    from .tokenize import load_nltk
+    load_nltk()
     from nltk.tokenize.punkt import PunktTrainer
     pieces = cut_points(text, workers) if workers > 1 and len(text) >= min_chars else []
     if not pieces:
