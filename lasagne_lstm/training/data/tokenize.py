@@ -5,6 +5,7 @@ Nothing here calls ``nltk.download``: word tokens come from NLTK's
 no data files needed) and sentences from a ``PunktSentenceTokenizer`` trained
 on the text itself (an untrained Punkt splits after "Mr.").
 """
+import importlib
 import multiprocessing
 import os
 import re
@@ -41,11 +42,11 @@ def load_nltk():
     statistics fail to import with any current SciPy and fall back anyway.)
     """
     if "nltk" in sys.modules or "scipy.stats" in sys.modules:
-        import nltk  # noqa: F401 (imported already, or SciPy's part is paid)
+        importlib.import_module("nltk")  # imported already, or SciPy's part is paid
         return
     sys.modules["scipy.stats"] = None  # makes `from scipy.stats import x` fail
     try:
-        import nltk  # noqa: F401
+        importlib.import_module("nltk")
     finally:
         if "scipy.stats" in sys.modules and sys.modules["scipy.stats"] is None:
             del sys.modules["scipy.stats"]
