@@ -295,6 +295,8 @@ def main(argv=None):
                    help="CPUs the worker is pinned to (default 1)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.compare.startswith("donat") and args.backends not in (None, "jax"):
+        p.error("--compare %s compares JAX linkers: --backends jax only" % args.compare)
     if args.worker:
         lt.pin_cpus(args.threads)
         out = measure(args.worker, args.compare, args.mode, args.batches, args.passes,

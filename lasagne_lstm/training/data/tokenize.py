@@ -39,7 +39,8 @@ def load_nltk():
     NLTK is imported with it hidden (NLTK then defines its fallback), and
     the fallback is replaced by the real function imported on first call:
     NLTK behaves as with a plain import. (NLTK's other uses of SciPy's
-    statistics fail to import with any current SciPy and fall back anyway.)
+    statistics fail to import with current SciPy releases and fall back
+    anyway.)
     """
     if "nltk" in sys.modules or "scipy.stats" in sys.modules:
         importlib.import_module("nltk")  # imported already, or SciPy's part is paid
