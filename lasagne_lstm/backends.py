@@ -68,9 +68,9 @@ def get_mode(backend):
     if backend == "numba":
         return pytensor_get_mode("NUMBA")
     if backend == "c":
-        return Mode(linker="cvm", optimizer="fast_run")
+        return _inlining_symbolic_ops(Mode(linker="cvm", optimizer="fast_run"))
     if backend == "fast_compile":
-        return pytensor_get_mode("FAST_COMPILE")
+        return _inlining_symbolic_ops(pytensor_get_mode("FAST_COMPILE"))
     if backend == "jax":
         try:
             import jax
@@ -87,6 +87,33 @@ def get_mode(backend):
         return pytensor_get_mode("JAX")
     raise ValueError("unknown backend %r: expected one of %s"
                      % (backend, ", ".join(BACKENDS)))
+
+
+#: After PyTensor's own specialising rewrites (which find ``log(softmax(x))``
+#: and the like by the symbolic ops' names), before element-wise fusion.
+_INLINE_POSITION = 48.9
+
+
+def _inlining_symbolic_ops(mode):
+    """``mode`` with PyTensor's symbolic ops (``Softmax``, ``LogSoftmax``,
+    ``XLogY``, ...) replaced by their inner graphs.
+
+    Why: a linker that is not Numba's or JAX's runs such an op by compiling
+    its inner graph as a function in PyTensor's *default* mode, which is
+    Numba: a C or FAST_COMPILE run would compute its softmax with Numba
+    (and wait for Numba's compiler on an empty cache). Inlined, the op runs
+    on the backend that was asked for.
+    """
+    from pytensor.compile.builders import SymbolicOp
+    from pytensor.graph.rewriting.basic import in2out, node_rewriter
+    from pytensor.tensor.rewriting.ofg import inline_ofg_node
+
+    @node_rewriter([SymbolicOp])
+    def local_inline_symbolic_op(fgraph, node):
+        return inline_ofg_node(node)
+
+    return mode.register((in2out(local_inline_symbolic_op, name="inline_symbolic_ops"),
+                          _INLINE_POSITION))
 
 
 @functools.cache

@@ -308,3 +308,56 @@ def test_a_mode_with_a_subclass_of_the_jax_linker_is_specialised_by_shape():
         batch = _batch(rng, rows, width)
         np.testing.assert_allclose(values(*batch), reference(*batch), rtol=1e-10)
     assert values.compiled == 2
+
+
+_SOFTMAX_SCRIPT = """
+import json, sys
+import numpy as np
+import pytensor, pytensor.tensor as pt
+from pytensor.compile.builders import SymbolicOp
+from lasagne_lstm import backends
+x = pt.matrix("x")
+y = pt.special.softmax(x, axis=-1)
+cost = (y ** 2 * np.arange(1.0, 4.0)).sum() + pt.special.log_softmax(x, axis=-1)[0, 1]
+f = pytensor.function([x], [y, cost, pytensor.grad(cost, x)],
+                      mode=backends.get_mode(sys.argv[1]))
+v = np.array([[1.0, 2.0, 3.0], [0.0, -1.0, 5.0]])
+y_value, cost_value, grad_value = f(v)
+print(json.dumps(dict(
+    y=y_value.tolist(), cost=float(cost_value), grad=grad_value.tolist(),
+    symbolic=[type(n.op).__name__ for n in f.maker.fgraph.toposort()
+              if isinstance(n.op, SymbolicOp)],
+    numba="pytensor.link.numba.dispatch.basic" in sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("backend", ["c", "fast_compile"])
+def test_softmax_runs_on_the_backend_asked_for_not_numba(backend):
+    # a fresh process with PyTensor's own default mode (Numba), as a user has
+    import json
+    import os
+    import subprocess
+    import sys
+    flags = os.environ["PYTENSOR_FLAGS"].replace("mode=FAST_COMPILE", "")
+    proc = subprocess.run([sys.executable, "-c", _SOFTMAX_SCRIPT, backend],
+                          env=dict(os.environ, PYTENSOR_FLAGS=flags),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["symbolic"] == [] and not got["numba"]
+    v = np.array([[1.0, 2.0, 3.0], [0.0, -1.0, 5.0]])
+
+    def cost(z):  # NumPy, for the values and for finite differences
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        s = e / e.sum(axis=1, keepdims=True)
+        return (s ** 2 * np.arange(1.0, 4.0)).sum() + np.log(s[0, 1]), s
+
+    want_cost, want_y = cost(v)
+    np.testing.assert_allclose(got["y"], want_y, rtol=1e-12)
+    assert got["cost"] == pytest.approx(want_cost, rel=1e-12)
+    eps, numeric = 1e-6, np.zeros_like(v)
+    for index in np.ndindex(v.shape):
+        step = np.zeros_like(v)
+        step[index] = eps
+        numeric[index] = (cost(v + step)[0] - cost(v - step)[0]) / (2 * eps)
+    np.testing.assert_allclose(got["grad"], numeric, rtol=1e-6, atol=1e-8)
