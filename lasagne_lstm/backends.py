@@ -104,6 +104,12 @@ def _inlining_symbolic_ops(mode):
     (and wait for Numba's compiler on an empty cache). Inlined, the op runs
     on the backend that was asked for.
     """
+    return mode.register((_symbolic_op_inliner(), _INLINE_POSITION))
+
+
+@functools.cache
+def _symbolic_op_inliner():
+    """The rewrite of :func:`_inlining_symbolic_ops`, made once per process."""
     from pytensor.compile.builders import SymbolicOp
     from pytensor.graph.rewriting.basic import in2out, node_rewriter
     from pytensor.tensor.rewriting.ofg import inline_ofg_node
@@ -112,8 +118,7 @@ def _inlining_symbolic_ops(mode):
     def local_inline_symbolic_op(fgraph, node):
         return inline_ofg_node(node)
 
-    return mode.register((in2out(local_inline_symbolic_op, name="inline_symbolic_ops"),
-                          _INLINE_POSITION))
+    return in2out(local_inline_symbolic_op, name="inline_symbolic_ops")
 
 
 @functools.cache

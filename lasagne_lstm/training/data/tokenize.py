@@ -49,7 +49,7 @@ def load_nltk():
     try:
         importlib.import_module("nltk")
     finally:
-        if "scipy.stats" in sys.modules and sys.modules["scipy.stats"] is None:
+        if sys.modules.get("scipy.stats", False) is None:
             del sys.modules["scipy.stats"]
     from nltk.metrics import association
     association.fisher_exact = _fisher_exact
