@@ -149,13 +149,17 @@ def _punkt_text(seed=0, paragraphs=300):
 
 _PUNKT_SCRIPT = """
 import json, sys
-from nltk.tokenize.punkt import PunktSentenceTokenizer
 from lasagne_lstm.training.data import split_sentences
 from lasagne_lstm.training.data.punkt import cut_points, punkt_parameters
+from lasagne_lstm.training.data.tokenize import punkt_options
+from nltk import redos
+from nltk.tokenize.punkt import PunktSentenceTokenizer
+redos.DEFAULT_TIMEOUT = 1e-9  # any match under NLTK's guard fails now (forked workers too)
 text = open(sys.argv[1], encoding="utf-8").read()
 params = punkt_parameters(text, workers=3, min_chars=0)
+tokenizer = PunktSentenceTokenizer(params, **punkt_options())
 print(json.dumps({"pieces": len(cut_points(text, 3)),
-                  "sentences": split_sentences(text, PunktSentenceTokenizer(params)),
+                  "sentences": split_sentences(text, tokenizer),
                   "abbrev_types": sorted(params.abbrev_types),
                   "collocations": sorted(params.collocations),
                   "sent_starters": sorted(params.sent_starters),
@@ -166,7 +170,8 @@ print(json.dumps({"pieces": len(cut_points(text, 3)),
 def test_punkt_trained_in_three_workers_learns_nltks_parameters(tmp_path):
     """Punkt's parameters learned in three forked workers (a fresh process)
     equal those of NLTK's own ``PunktTrainer`` on the whole text, and so
-    do the sentences a tokenizer with them splits."""
+    do the sentences a tokenizer with them splits; the workers run NLTK's
+    patterns without its timeout (the script sets it to 1 ns)."""
     import subprocess
     import sys
     from nltk.tokenize.punkt import PunktSentenceTokenizer, PunktTrainer
@@ -216,6 +221,45 @@ def test_nltk_loads_without_scipy_stats_and_its_fisher_test_still_works(order):
     # (n_ii, n_io, n_oi, n_oo) = (3, 5 - 3, 7 - 3, 40 - 5 - 7 + 3), one-sided
     _, want = fisher_exact([[3, 2], [4, 31]], alternative="less")
     assert got["fisher"] == pytest.approx(want, rel=1e-12)
+
+
+_TREEBANK_CASES = [
+    "\"I can't,\" said Mr. O'Neil -- \"won't you?\"",
+    "Gimme that; 'tis WANNA be (or [not]) {x} <y>!",
+    "\u201cCurly\u201d quotes, \u2018single\u2019 ones\u2026 and \u00abguillemets\u00bb "
+    "\u2014 dashes \u2013 too.",
+    "He'll pay $3.88 at 5:30, 1,000 times... & 50% @ #2*3",
+    "CANNOT or cannot, d'ye? Gonna lemme gotta more'n whaddya whatcha.",
+    "Ends with a quote.'\"",
+]
+
+
+def test_tokenizers_run_nltks_patterns_without_its_timeout(monkeypatch):
+    """NLTK 3.10 runs every match under a timeout (``nltk.redos``), which
+    doubles tokenizing's cost; our word tokenizer and Punkt run NLTK's own
+    patterns unguarded and give NLTK's results. With the timeout at 1 ns
+    every guarded match fails: NLTK's own tokenizer (the control: its guard
+    is left on), not ours."""
+    from nltk import redos
+    from nltk.tokenize import NLTKWordTokenizer
+    from nltk.tokenize.punkt import PunktSentenceTokenizer, PunktTrainer
+    from lasagne_lstm.training.data.tokenize import train_punkt
+    text = _punkt_text()
+    want_words = _treebank(_TREEBANK_CASES)
+    want = PunktTrainer(text).get_params()
+    want_sentences = data.split_sentences(text, PunktSentenceTokenizer(want))
+    monkeypatch.setattr(redos, "DEFAULT_TIMEOUT", 1e-9)
+    with pytest.raises(TimeoutError):
+        NLTKWordTokenizer().tokenize(_TREEBANK_CASES[0])
+    assert [data.word_tokenize(s) for s in _TREEBANK_CASES] == want_words
+    punkt = train_punkt(text)  # shorter than PARALLEL_MIN_CHARS: in this process
+    got = punkt._params
+    assert want.abbrev_types and want.collocations and want.sent_starters
+    assert (got.abbrev_types, got.collocations, got.sent_starters) == (
+        want.abbrev_types, want.collocations, want.sent_starters)
+    assert ({k: v for k, v in got.ortho_context.items() if v}
+            == {k: v for k, v in want.ortho_context.items() if v})
+    assert data.split_sentences(text, punkt) == want_sentences
 
 
 def test_punkt_cuts_follow_a_word_and_precede_a_line():

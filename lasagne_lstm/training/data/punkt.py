@@ -1,8 +1,10 @@
 """Punkt's unsupervised training, shared between worker processes.
 
 NLTK's ``PunktTrainer`` learns its parameters in one pass of pure Python
-over the text (9.5 s for Shakespeare's 5 MB on one core of an Intel Xeon,
-4.5 s in two workers: ``python benchmarks/cold_start.py --parts``). The pass splits into
+over the text (Shakespeare's 5 MB on a 2-CPU AMD EPYC: 9.0 s on one core,
+4.7 s in two workers, ``python benchmarks/cold_start.py --parts``; 15.2 s
+and 8.8 s with the timeout NLTK puts on every match, which the classes here
+run without: see ``tokenize.untimed``). The pass splits into
 three steps whose statistics add up over pieces of the text, with global
 decisions between them:
 
@@ -36,12 +38,12 @@ def punkt_parameters(text, workers=1, min_chars=PARALLEL_MIN_CHARS):
     """The ``PunktParameters`` NLTK's ``PunktTrainer`` learns from ``text``,
     learned in ``workers`` forked processes when the text is long enough and
     can be cut (see the module docstring)."""
-    from .tokenize import load_nltk
-    load_nltk()
+    from .tokenize import punkt_options
+    options = punkt_options()  # imports NLTK first, its own way
     from nltk.tokenize.punkt import PunktTrainer
     pieces = cut_points(text, workers) if workers > 1 and len(text) >= min_chars else []
     if not pieces:
-        return PunktTrainer(text).get_params()
+        return PunktTrainer(text, **options).get_params()
     return _train_in_workers([text[a:b] for a, b in pieces])
 
 
@@ -73,6 +75,7 @@ def _cuttable(text, at):
 
 def _train_in_workers(pieces):
     from nltk.tokenize.punkt import PunktTrainer
+    from .tokenize import punkt_options
     context = multiprocessing.get_context("fork")
     links, workers = [], []
     try:
@@ -84,7 +87,7 @@ def _train_in_workers(pieces):
             child.close()
             links.append(parent)
             workers.append(worker)
-        trainer = PunktTrainer()
+        trainer = PunktTrainer(**punkt_options())
         # step 1: counts, then the abbreviations of the whole text
         for type_counts, period_tokens in _gather(links):
             trainer._type_fdist.update(type_counts)
@@ -155,7 +158,8 @@ def _worker(piece, link):
 
 def _worker_steps(piece, link):
     from nltk.tokenize.punkt import PunktTrainer, _pair_iter
-    trainer = PunktTrainer()
+    from .tokenize import punkt_options
+    trainer = PunktTrainer(**punkt_options())
     tokens = list(trainer._tokenize_words(piece))
     period_tokens = 0
     for token in tokens:

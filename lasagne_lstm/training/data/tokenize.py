@@ -3,7 +3,8 @@
 Nothing here calls ``nltk.download``: word tokens come from NLTK's
 ``NLTKWordTokenizer`` (what ``word_tokenize(text, preserve_line=True)`` uses,
 no data files needed) and sentences from a ``PunktSentenceTokenizer`` trained
-on the text itself (an untrained Punkt splits after "Mr.").
+on the text itself (an untrained Punkt splits after "Mr."). Both run NLTK's
+own patterns without the timeout NLTK puts on every match (:func:`untimed`).
 """
 import importlib
 import multiprocessing
@@ -60,13 +61,88 @@ def _fisher_exact(*args, **kwargs):
     return fisher_exact(*args, **kwargs)
 
 
+def untimed(pattern):
+    """The compiled pattern inside NLTK's ReDoS guard (``pattern`` itself
+    when it is not guarded).
+
+    NLTK 3.10 wraps every pattern it compiles, its own fixed ones included,
+    in ``nltk.redos.TimedPattern``, which runs each match under a wall-clock
+    timeout (5 s). That more than doubles tokenizing's cost: 2.2 us per match
+    against 0.2 us unguarded, over millions of short matches (Shakespeare's
+    Punkt training 14.7 s against 6.2 s, its word tokens 4.1 s against 1.8 s
+    per 30k sentences; AMD EPYC), and the timeout counts a lazy ``finditer``
+    over a whole paragraph, so Punkt raises ``TimeoutError`` on a long text
+    without blank lines. The tokenizers here run NLTK's fixed patterns, whose
+    cost is linear in the text, through the same compiled objects without
+    the timeout; NLTK elsewhere in the process keeps its guard (but for one
+    pattern, see :func:`punkt_options`).
+    """
+    redos = sys.modules.get("nltk.redos")
+    guarded = getattr(redos, "TimedPattern", None)
+    if guarded is not None and isinstance(pattern, guarded):
+        return pattern._rx
+    return pattern
+
+
+def _untimed_tables(value):
+    """``value`` with the guarded patterns in it, alone or in (nested) lists
+    and tuples such as ``[(pattern, substitution), ...]``, unguarded."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_untimed_tables(item) for item in value)
+    return untimed(value)
+
+
 def _word_tokenizer():
+    """NLTK's ``NLTKWordTokenizer``, its pattern tables (the upper-case
+    class attributes its ``tokenize`` reads) unguarded on this instance."""
     global _WORD_TOKENIZER
     if _WORD_TOKENIZER is None:
         load_nltk()
         from nltk.tokenize import NLTKWordTokenizer
-        _WORD_TOKENIZER = NLTKWordTokenizer()
+        tokenizer = NLTKWordTokenizer()
+        for name in dir(NLTKWordTokenizer):
+            if name.isupper():
+                setattr(tokenizer, name, _untimed_tables(getattr(NLTKWordTokenizer, name)))
+        _WORD_TOKENIZER = tokenizer
     return _WORD_TOKENIZER
+
+
+_PUNKT_CLASSES = None
+
+
+def punkt_options():
+    """``lang_vars`` and ``token_cls`` for NLTK's Punkt classes
+    (``PunktTrainer(text, **punkt_options())``, ``PunktSentenceTokenizer``):
+    NLTK's language variables and token with their patterns unguarded (see
+    :func:`untimed`).
+
+    Punkt's one module-level pattern, read by name from two of NLTK's
+    functions, is unguarded in NLTK's module itself: it is one character
+    class (``[^\\W\\d]``), which cannot backtrack.
+    """
+    global _PUNKT_CLASSES
+    if _PUNKT_CLASSES is None:
+        load_nltk()
+        from nltk.tokenize import punkt
+        punkt._re_non_punct = untimed(punkt._re_non_punct)
+
+        class UntimedLanguageVars(punkt.PunktLanguageVars):
+            __slots__ = ()
+            re_boundary_realignment = untimed(punkt.PunktLanguageVars.re_boundary_realignment)
+
+            def _word_tokenizer_re(self):
+                return untimed(super()._word_tokenizer_re())
+
+            def period_context_re(self):
+                return untimed(super().period_context_re())
+
+        token_patterns = {name: untimed(value) for name, value in vars(punkt.PunktToken).items()
+                          if untimed(value) is not value}
+        untimed_token = type("UntimedPunktToken", (punkt.PunktToken,),
+                             dict(token_patterns, __slots__=()))
+        _PUNKT_CLASSES = UntimedLanguageVars, untimed_token
+    language_vars, token = _PUNKT_CLASSES
+    return {"lang_vars": language_vars(), "token_cls": token}
 
 
 def word_tokenize(text, lowercase=False, punkt=None):
@@ -118,7 +194,7 @@ def train_punkt(text):
     from nltk.tokenize.punkt import PunktSentenceTokenizer
     from .punkt import punkt_parameters
     workers = _worker_count() if _can_fork() else 1
-    return PunktSentenceTokenizer(punkt_parameters(text, workers))
+    return PunktSentenceTokenizer(punkt_parameters(text, workers), **punkt_options())
 
 
 def split_paragraphs(text):
