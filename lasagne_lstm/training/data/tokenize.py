@@ -70,9 +70,7 @@ def untimed(pattern):
     timeout (5 s). That more than doubles tokenizing's cost: 2.2 us per match
     against 0.2 us unguarded, over millions of short matches (Shakespeare's
     Punkt training 14.7 s against 6.2 s, its word tokens 4.1 s against 1.8 s
-    per 30k sentences; AMD EPYC), and the timeout counts a lazy ``finditer``
-    over a whole paragraph, so Punkt raises ``TimeoutError`` on a long text
-    without blank lines. The tokenizers here run NLTK's fixed patterns, whose
+    per 30k sentences; AMD EPYC). The tokenizers here run NLTK's fixed patterns, whose
     cost is linear in the text, through the same compiled objects without
     the timeout; NLTK elsewhere in the process keeps its guard (but for one
     pattern, see :func:`punkt_options`).
