@@ -67,12 +67,12 @@ def untimed(pattern):
 
     NLTK 3.10 wraps every pattern it compiles, its own fixed ones included,
     in ``nltk.redos.TimedPattern``, which runs each match under a wall-clock
-    timeout (5 s). That more than doubles tokenizing's cost: 2.2 us per match
-    against 0.2 us unguarded, over millions of short matches (Shakespeare's
-    Punkt training 14.7 s against 6.2 s, its word tokens 4.1 s against 1.8 s
-    per 30k sentences; AMD EPYC). The tokenizers here run NLTK's fixed patterns, whose
-    cost is linear in the text, through the same compiled objects without
-    the timeout; NLTK elsewhere in the process keeps its guard (but for one
+    timeout (5 s). That more than doubles tokenizing's cost: 3.6 us per
+    short match against 0.3 us unguarded, over millions of matches
+    (Shakespeare's Punkt training 14.7 s against 6.2 s, its word tokens
+    4.1 s against 1.8 s per 30k sentences; AMD EPYC). The tokenizers here
+    run NLTK's fixed patterns, whose cost is linear in the text, through
+    the same compiled objects without the timeout; NLTK elsewhere in the process keeps its guard (but for one
     pattern, see :func:`punkt_options`).
     """
     redos = sys.modules.get("nltk.redos")
