@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from lasagne_lstm.training.batching import BucketIterator, default_boundaries, padded_width
+from lasagne_lstm.training.batching import (BucketIterator, default_boundaries,
+                                            fewest_cells_widths, padded_width)
 from lasagne_lstm.training.data import stream_batches, stream_num_windows
 
 PAD = 0
@@ -290,6 +291,45 @@ def test_explicit_boundaries_keep_full_batches_in_one_bucket():
     for b in batches:
         if len(b) == 4 and len({bucket(L) for L in b.lengths}) > 1:
             pytest.fail("a full batch mixes buckets: %s" % b.lengths)
+
+
+def test_fewest_cells_widths_by_hand():
+    rungs = [4, 4, 8, 16, 24, 60]
+    # with 60 kept, padded cells per choice of the other width (one row each):
+    # 4: 4+4+60*4 = 248; 8: 8*3+60*3 = 204; 16: 16*4+60*2 = 184; 24: 24*5+60 = 180
+    assert fewest_cells_widths(rungs, 2) == [24, 60]
+    # 8 and 24 with 60: 8*3 + 24*2 + 60 = 132, the best of the six pairs
+    assert fewest_cells_widths(rungs, 3) == [8, 24, 60]
+    assert fewest_cells_widths(rungs, 1) == [60]
+    assert fewest_cells_widths(rungs, 5) == [4, 8, 16, 24, 60]
+    assert fewest_cells_widths([12, 12, 44], 2) == [12, 44]
+    with pytest.raises(ValueError, match="count"):
+        fewest_cells_widths(rungs, 0)
+
+
+@pytest.mark.parametrize("max_widths", [1, 2, 3])
+def test_max_widths_pads_the_same_batches_to_few_widths(max_widths):
+    seqs = _random_corpus(700)
+    kw = dict(batch_size=16, strategy="pool", pool_batches=4, mask_dtype=MASK,
+              pad_multiple=4, pad_growth=1.3, pad_rows=True)
+    ladder, few = BucketIterator(seqs, **kw), BucketIterator(seqs, max_widths=max_widths, **kw)
+    longest = padded_width(max(len(x) - 1 for x in seqs), 4, 1.3)
+    assert len(few.widths) == max_widths and few.widths[-1] == longest
+    for epoch in (0, 1):
+        for a, b in zip(ladder.epoch(epoch), few.epoch(epoch), strict=True):
+            assert b.indices.tolist() == a.indices.tolist()  # the same rows, in order
+            assert b.width in few.widths and b.width >= a.width
+            # the smallest chosen width that holds the batch's rung
+            assert b.width == min(w for w in few.widths if w >= a.width)
+            np.testing.assert_array_equal(b.X[:, :a.width], a.X)
+            np.testing.assert_array_equal(b.mask[:, :a.width], a.mask)
+            assert not b.mask[:, a.width:].any() and (b.X[:, a.width:] == 0).all()
+    cells = [sum(b.width for b in it.epoch(0)) for it in (ladder, few)]
+    all_longest = len(ladder.epoch(0)) * longest
+    assert cells[0] <= cells[1] <= all_longest
+    assert (cells[1] < all_longest) == (max_widths > 1)
+    with pytest.raises(ValueError, match="max_widths"):
+        BucketIterator(seqs, strategy="tokens", max_widths=2)
 
 
 def test_default_boundaries_grow_geometrically():

@@ -31,9 +31,11 @@ width, wants few widths with little padding: multiple 4 and growth 1.3 give
 Padded rows: with ``pad_rows`` a batch of ``n`` sequences gets ``batch_size``
 rows when ``n <= batch_size`` and rows from the ladder ``batch_size, ...``
 growing by 1.3 otherwise (``tokens`` batches), the extra rows all padding
-(mask 0); with ``fixed_width`` every batch has the width of the longest
-sequence's rung. Together they keep the number of distinct array shapes, and
-so of compiled functions on a static-shape backend, small.
+(mask 0); with ``max_widths=k`` the batches take at most ``k`` widths, the
+rungs chosen by :func:`fewest_cells_widths` for the batches of epoch 0 (the
+longest sequence's rung among them), each batch padded to the smallest chosen
+width that holds it. Together they keep the number of distinct array shapes,
+and so of compiled functions on a static-shape backend, small.
 
 Every kept sequence appears exactly once per epoch (the one partial batch is
 dropped with ``drop_last``; the ``tokens`` strategy has no partial batch and
@@ -48,14 +50,16 @@ are truncated, split into consecutive pieces (language-model pieces overlap by
 one id so that no target is lost; classification pieces keep the label), or
 dropped, per ``overflow``; the iterator counts what it did.
 """
+import bisect
+import itertools
 import math
 
 import numpy as np
 
 from ..utils import ladder_width
 
-__all__ = ["Batch", "BucketIterator", "default_boundaries", "padded_width", "STRATEGIES",
-           "OVERFLOW", "floatx"]
+__all__ = ["Batch", "BucketIterator", "default_boundaries", "padded_width",
+           "fewest_cells_widths", "STRATEGIES", "OVERFLOW", "floatx"]
 
 STRATEGIES = ("none", "pool", "boundaries", "tokens")
 OVERFLOW = ("truncate", "split", "drop")
@@ -71,6 +75,25 @@ def floatx():
 #: The width a row of ``length`` steps is padded to (the ladder described
 #: in the module docstring).
 padded_width = ladder_width
+
+
+def fewest_cells_widths(rungs, count):
+    """At most ``count`` of the widths ``rungs`` (one per batch: its rung of
+    the ladder) that pad the batches into the fewest cells, each batch
+    padded to the smallest chosen width that holds it; the largest rung is
+    always chosen. Sorted; of equally good choices, the first in order of
+    the smaller widths."""
+    distinct = sorted(set(int(r) for r in rungs))
+    if count < 1:
+        raise ValueError("count must be at least 1, not %r" % (count,))
+    if len(distinct) <= count:
+        return distinct
+
+    def cells(chosen):
+        return sum(chosen[bisect.bisect_left(chosen, r)] for r in rungs)
+    choices = (list(lower) + distinct[-1:]
+               for lower in itertools.combinations(distinct[:-1], count - 1))
+    return min(choices, key=cells)  # min keeps the first of equal ones
 
 
 def default_boundaries(longest, growth=1.15):
@@ -214,7 +237,7 @@ class BucketIterator:
                  task="lm", max_len=None, overflow="truncate", pad_id=0, seed=0,
                  drop_last=False, pool_batches=100, boundaries=None,
                  max_tokens=None, pad_multiple=1, mask_dtype=None, pad_growth=1.0,
-                 pad_rows=False, fixed_width=False):
+                 pad_rows=False, max_widths=None):
         if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size <= 0:
             raise ValueError("batch_size must be a positive integer, not %r" % (batch_size,))
         if strategy not in STRATEGIES:
@@ -236,6 +259,10 @@ class BucketIterator:
                              % (pad_growth,))
         if int(seed) < 0:
             raise ValueError("seed must be non-negative, not %r" % (seed,))
+        if max_widths is not None and (int(max_widths) < 1 or strategy == "tokens"):
+            raise ValueError("max_widths must be at least 1 and is not for the 'tokens' "
+                             "strategy (its budget counts ladder widths), not %r with %r"
+                             % (max_widths, strategy))
         sequences = list(sequences)
         if task == "classify":
             if labels is None:
@@ -260,12 +287,15 @@ class BucketIterator:
         self.pad_rows = bool(pad_rows)
         self.input_sequences = len(sequences)
         self._prepare(sequences, labels)
-        self._fixed_width = None
-        if fixed_width and len(self.lengths):
-            self._fixed_width = padded_width(int(self.lengths.max()), self.pad_multiple,
-                                             self.pad_growth)
         self.boundaries = self._check_boundaries(boundaries)
         self.max_tokens = self._check_max_tokens(max_tokens)
+        #: the widths every batch is padded to (None: its own rung)
+        self.widths = None
+        if max_widths is not None:
+            rungs = [self._width(int(self.lengths[items].max())) for items in self.plan(0)]
+            # the longest sequence's rung too: a later epoch's batches must fit
+            longest = [self._width(int(self.lengths.max()))] if len(self.lengths) else []
+            self.widths = fewest_cells_widths(rungs + longest, int(max_widths))
 
     # -- preparation ------------------------------------------------------------
     def _prepare(self, sequences, labels):
@@ -341,8 +371,6 @@ class BucketIterator:
         return max_tokens
 
     def _width(self, length):
-        if self._fixed_width is not None:
-            return self._fixed_width
         return padded_width(length, self.pad_multiple, self.pad_growth)
 
     def padded_rows(self, rows):
@@ -422,8 +450,11 @@ class BucketIterator:
 
     def _batch(self, items):
         items = items.tolist()
-        multiple, growth = ((self._fixed_width, 1.0) if self._fixed_width is not None
-                            else (self.pad_multiple, self.pad_growth))
+        multiple, growth = self.pad_multiple, self.pad_growth
+        if self.widths is not None:
+            # one multiple of the chosen width that holds the batch: that width
+            rung = self._width(int(self.lengths[items].max()))
+            multiple, growth = self.widths[bisect.bisect_left(self.widths, rung)], 1.0
         return Batch([self._xs[k] for k in items], [self._ys[k] for k in items],
                      self._index[items], self._piece[items], self.task, self.pad_id,
                      multiple, self.mask_dtype, growth,

@@ -22,6 +22,15 @@ from .data import lm_stream, stream_batches, task_sequences
 from .distributed import DistributedSteps, sum_over_ranks
 from .steps import StepFunctions, StreamStepFunctions
 
+#: Widths an evaluation split's batches take on a static-shape backend, each
+#: a function compiled once. One width padded Shakespeare's validation split to
+#: 60 steps (78% padding; the main job's evaluation took 6.1 to 6.6 s on 2
+#: CPUs, ``benchmarks/cold_start.py``); two (16 and 60) halve its cells (54%
+#: padding; 2.8 to 3.0 s) for one more compile of about 1.5 s of CPU. The
+#: whole ladder (8 widths) would save less than its 7 more compiles cost a
+#: one-epoch run.
+EVALUATION_WIDTHS = 2
+
 
 def encode_split(vocab, corpus, split):
     """Integer sequences (and labels) of one split, as the batcher takes them."""
@@ -69,8 +78,8 @@ class BatchFeed:
 
         A static-shape backend compiles one function per (rows, width): its
         batches are padded to the width ladder and to ``batch_size`` rows
-        (partial batches too), and an evaluation split to one width, so a
-        run compiles a handful of functions.
+        (partial batches too), and an evaluation split to at most
+        ``EVALUATION_WIDTHS`` widths, so a run compiles a handful of functions.
         """
         c = self.config
         seqs, labels = encode_split(self.vocab, self.corpus, split)
@@ -82,7 +91,8 @@ class BatchFeed:
                               seed=c["seed"],
                               pad_multiple=c["pad_multiple"] or multiple,
                               pad_growth=c["pad_growth"] or growth,
-                              pad_rows=static, fixed_width=static and evaluation)
+                              pad_rows=static,
+                              max_widths=EVALUATION_WIDTHS if static and evaluation else None)
 
     def epoch(self, epoch):
         return self.train_batches.epoch(epoch)
