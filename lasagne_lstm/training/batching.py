@@ -83,9 +83,9 @@ def fewest_cells_widths(rungs, count):
     padded to the smallest chosen width that holds it; the largest rung is
     always chosen. Sorted; of equally good choices, the first in order of
     the smaller widths."""
-    distinct = sorted(set(int(r) for r in rungs))
     if count < 1:
         raise ValueError("count must be at least 1, not %r" % (count,))
+    distinct = sorted(set(int(r) for r in rungs))
     if len(distinct) <= count:
         return distinct
 

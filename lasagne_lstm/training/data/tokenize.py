@@ -72,8 +72,9 @@ def untimed(pattern):
     (Shakespeare's Punkt training 14.7 s against 6.2 s, its word tokens
     4.1 s against 1.8 s per 30k sentences; AMD EPYC). The tokenizers here
     run NLTK's fixed patterns, whose cost is linear in the text, through
-    the same compiled objects without the timeout; NLTK elsewhere in the process keeps its guard (but for one
-    pattern, see :func:`punkt_options`).
+    the same compiled objects without the timeout; NLTK elsewhere in the
+    process keeps its guard (but for one pattern, see
+    :func:`punkt_options`).
     """
     redos = sys.modules.get("nltk.redos")
     guarded = getattr(redos, "TimedPattern", None)
