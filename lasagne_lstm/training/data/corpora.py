@@ -363,7 +363,9 @@ def _named_documents(name, fetch_missing=True):
     fd, tmp = tempfile.mkstemp(prefix=".processed-", dir=root)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(d, f, ensure_ascii=False, separators=(",", ":"))
+            # json.dumps encodes in C, json.dump in Python (Shakespeare's
+            # cache: 0.15 s against 0.59 s); the same text
+            f.write(json.dumps(d, ensure_ascii=False, separators=(",", ":")))
         os.replace(tmp, processed)
     except OSError:
         if os.path.exists(tmp):
