@@ -332,6 +332,26 @@ def test_max_widths_pads_the_same_batches_to_few_widths(max_widths):
         BucketIterator(seqs, strategy="tokens", max_widths=2)
 
 
+def test_max_widths_hold_the_longest_sequence_that_epoch_0_dropped():
+    # pools of one batch and a partial last pool, dropped: find a seed whose
+    # epoch 0 drops the longest sequence and whose epoch 1 keeps it
+    lengths = [3] * 40 + [9] * 20 + [30]
+    seqs = [list(range(4, 4 + L + 1)) for L in lengths]
+    kw = dict(batch_size=8, strategy="pool", pool_batches=1, drop_last=True,
+              mask_dtype=MASK, pad_multiple=4, pad_growth=1.3, pad_rows=True, max_widths=2)
+    def holds_longest(it, epoch):
+        return any(60 in b.indices for b in it.epoch(epoch))
+    for seed in range(100):
+        it = BucketIterator(seqs, seed=seed, **kw)
+        if not holds_longest(it, 0) and holds_longest(it, 1):
+            break
+    else:
+        pytest.fail("no seed drops the longest sequence in epoch 0 only")
+    assert it.widths[-1] == padded_width(30, 4, 1.3) == 32
+    widths = [b.width for b in it.epoch(1)]
+    assert max(widths) == 32 and set(widths) <= set(it.widths)
+
+
 def test_default_boundaries_grow_geometrically():
     b = default_boundaries(300)
     assert b[:5] == [1, 2, 3, 4, 5] and b[-1] >= 300

@@ -292,8 +292,9 @@ class BucketIterator:
         #: the widths every batch is padded to (None: its own rung)
         self.widths = None
         if max_widths is not None:
-            rungs = [self._width(int(self.lengths[items].max())) for items in self.plan(0)]
-            # the longest sequence's rung too: a later epoch's batches must fit
+            rungs = [self._rung(items) for items in self.plan(0)]
+            # the longest sequence's rung too: epoch 0 may have dropped it
+            # (drop_last), a later epoch's batch may hold it
             longest = [self._width(int(self.lengths.max()))] if len(self.lengths) else []
             self.widths = fewest_cells_widths(rungs + longest, int(max_widths))
 
@@ -372,6 +373,10 @@ class BucketIterator:
 
     def _width(self, length):
         return padded_width(length, self.pad_multiple, self.pad_growth)
+
+    def _rung(self, items):
+        """The ladder's width for the batch of sequences ``items``."""
+        return self._width(int(self.lengths[items].max()))
 
     def padded_rows(self, rows):
         """The array rows of a batch of ``rows`` sequences: ``rows`` itself, or
@@ -453,8 +458,8 @@ class BucketIterator:
         multiple, growth = self.pad_multiple, self.pad_growth
         if self.widths is not None:
             # one multiple of the chosen width that holds the batch: that width
-            rung = self._width(int(self.lengths[items].max()))
-            multiple, growth = self.widths[bisect.bisect_left(self.widths, rung)], 1.0
+            multiple = self.widths[bisect.bisect_left(self.widths, self._rung(items))]
+            growth = 1.0
         return Batch([self._xs[k] for k in items], [self._ys[k] for k in items],
                      self._index[items], self._piece[items], self.task, self.pad_id,
                      multiple, self.mask_dtype, growth,

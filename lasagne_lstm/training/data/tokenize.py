@@ -6,6 +6,7 @@ no data files needed) and sentences from a ``PunktSentenceTokenizer`` trained
 on the text itself (an untrained Punkt splits after "Mr."). Both run NLTK's
 own patterns without the timeout NLTK puts on every match (:func:`untimed`).
 """
+import functools
 import importlib
 import multiprocessing
 import os
@@ -106,9 +107,6 @@ def _word_tokenizer():
     return _WORD_TOKENIZER
 
 
-_PUNKT_CLASSES = None
-
-
 def punkt_options():
     """``lang_vars`` and ``token_cls`` for NLTK's Punkt classes
     (``PunktTrainer(text, **punkt_options())``, ``PunktSentenceTokenizer``):
@@ -119,29 +117,32 @@ def punkt_options():
     functions, is unguarded in NLTK's module itself: it is one character
     class (``[^\\W\\d]``), which cannot backtrack.
     """
-    global _PUNKT_CLASSES
-    if _PUNKT_CLASSES is None:
-        load_nltk()
-        from nltk.tokenize import punkt
-        punkt._re_non_punct = untimed(punkt._re_non_punct)
-
-        class UntimedLanguageVars(punkt.PunktLanguageVars):
-            __slots__ = ()
-            re_boundary_realignment = untimed(punkt.PunktLanguageVars.re_boundary_realignment)
-
-            def _word_tokenizer_re(self):
-                return untimed(super()._word_tokenizer_re())
-
-            def period_context_re(self):
-                return untimed(super().period_context_re())
-
-        token_patterns = {name: untimed(value) for name, value in vars(punkt.PunktToken).items()
-                          if untimed(value) is not value}
-        untimed_token = type("UntimedPunktToken", (punkt.PunktToken,),
-                             dict(token_patterns, __slots__=()))
-        _PUNKT_CLASSES = UntimedLanguageVars, untimed_token
-    language_vars, token = _PUNKT_CLASSES
+    language_vars, token = _untimed_punkt_classes()
     return {"lang_vars": language_vars(), "token_cls": token}
+
+
+@functools.cache
+def _untimed_punkt_classes():
+    """The classes of :func:`punkt_options`, made once per process."""
+    load_nltk()
+    from nltk.tokenize import punkt
+    punkt._re_non_punct = untimed(punkt._re_non_punct)
+
+    class UntimedLanguageVars(punkt.PunktLanguageVars):
+        __slots__ = ()
+        re_boundary_realignment = untimed(punkt.PunktLanguageVars.re_boundary_realignment)
+
+        def _word_tokenizer_re(self):
+            return untimed(super()._word_tokenizer_re())
+
+        def period_context_re(self):
+            return untimed(super().period_context_re())
+
+    token_patterns = {name: untimed(value) for name, value in vars(punkt.PunktToken).items()
+                      if untimed(value) is not value}
+    untimed_token = type("UntimedPunktToken", (punkt.PunktToken,),
+                         dict(token_patterns, __slots__=()))
+    return UntimedLanguageVars, untimed_token
 
 
 def word_tokenize(text, lowercase=False, punkt=None):
@@ -189,11 +190,11 @@ def train_punkt(text):
     NLTK's ``PunktTrainer`` parameters, learned in forked worker processes
     on a long text (:mod:`lasagne_lstm.training.data.punkt`) when this
     process may fork (see :func:`parallel_map`)."""
-    load_nltk()
+    options = punkt_options()  # imports NLTK first, its own way
     from nltk.tokenize.punkt import PunktSentenceTokenizer
     from .punkt import punkt_parameters
     workers = _worker_count() if _can_fork() else 1
-    return PunktSentenceTokenizer(punkt_parameters(text, workers), **punkt_options())
+    return PunktSentenceTokenizer(punkt_parameters(text, workers), **options)
 
 
 def split_paragraphs(text):
