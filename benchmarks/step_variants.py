@@ -64,7 +64,7 @@ import time
 import lstm_throughput as lt
 
 RESULT_TAG = "@@STEP_VARIANTS "
-DEFAULT_BACKENDS = {"loss": "c,numba,jax", "padding": "jax", "guard": "jax",
+DEFAULT_BACKENDS = {"loss": "c,numba,jax", "targets": "jax", "padding": "jax", "guard": "jax",
                     "constants": "jax", "factored": "jax", "donation": "jax",
                     "donation-unguarded": "jax", "donated-products": "jax"}
 
@@ -78,6 +78,16 @@ def logsumexp_nll(logits, targets):
     shift = disconnected_grad(pt.max(logits, axis=1, keepdims=True))
     log_norm = pt.log(pt.exp(logits - shift).sum(axis=1)) + shift[:, 0]
     return log_norm - _take_targets(logits, targets)
+
+
+def scatter_nll(logits, targets):
+    """``-log_softmax(logits)[i, y_i]`` differentiated through the pick, as
+    the library's :func:`~lasagne_lstm.training.target_nll` was before its
+    closed-form gradient: the pick's gradient scatters into a zeroed rows x
+    classes buffer, which ``LogSoftmax``'s gradient then sums."""
+    import pytensor.tensor as pt
+    from lasagne_lstm.training.steps import _take_targets
+    return -_take_targets(pt.special.log_softmax(logits, axis=-1), targets)
 
 
 def isfinite_all_guard(updates, checked):
@@ -197,6 +207,8 @@ def variants(compare):
         return tuple(changes.get(n) for n in names)
     if compare == "loss":
         return {"log_softmax": library, "logsumexp": variant(loss=logsumexp_nll)}
+    if compare == "targets":
+        return {"scatter": variant(loss=scatter_nll), "closed-form": library}
     if compare == "guard":
         return {"isfinite-all": variant(guard=isfinite_all_guard), "sum": library}
     if compare == "constants":
@@ -215,7 +227,7 @@ def variants(compare):
     return {"multiple-8": variant(padding=(8, 1.0)), "ladder-4x1.3": variant(padding=(4, 1.3))}
 
 
-def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
+def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0):
     """Both variants on one backend, in this process."""
     import pytensor
     import lasagne_lstm.training as training
@@ -225,7 +237,7 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
     pytensor.config.floatX = "float32"
     spec = lt.base_spec(lt.parse_args([]))
     spec["batches"] = n_batches
-    library_loss, library_guard = training.target_nll, core.guard_updates
+    library_loss, library_guard = steps.target_nll, core.guard_updates
     library_substitute = CycleConstants.substitute
     library_accumulator = steps.GradientAccumulator
     library_function = core.function
@@ -235,7 +247,7 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
         vocab, batches = lt.load_batches(spec, "pool", backend, padding=padding)
         config = lt.lm_config(spec, len(vocab))
         # both looked up when graphs are built
-        training.target_nll = loss or library_loss
+        steps.target_nll = loss or library_loss
         core.guard_updates = guard or library_guard
         CycleConstants.substitute = substitute or library_substitute
         steps.GradientAccumulator = accumulator or library_accumulator
@@ -248,7 +260,7 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
             for b in batches:  # compiles every shape while the variant is in place
                 step.train_batch(b, micro_batch)
         finally:
-            training.target_nll, core.guard_updates = library_loss, library_guard
+            steps.target_nll, core.guard_updates = library_loss, library_guard
             CycleConstants.substitute = library_substitute
             steps.GradientAccumulator = library_accumulator
             core.function = library_function
@@ -270,13 +282,33 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1):
     for entry in out.values():
         entry["tokens_per_cpu_s"] = statistics.median(entry["passes"])
         entry["tokens_per_s"] = statistics.median(entry["wall_passes"])
+    if per_call:
+        out["per_call_ms"] = time_per_call(runs, micro_batch, per_call)
     return out
+
+
+def time_per_call(runs, micro_batch, calls):
+    """Median wall-clock ms of one update per batch width: the first batch
+    of each width, ``calls`` updates of each variant in alternation (the
+    variants must have the same batches)."""
+    first = {}
+    for k, b in enumerate(next(iter(runs.values()))[1]):
+        first.setdefault(b.X.shape[1], k)
+    times = {w: {name: [] for name in runs} for w in first}
+    for _ in range(calls):
+        for w, k in first.items():
+            for name, (step, batches) in runs.items():
+                t0 = time.perf_counter()
+                step.train_batch(batches[k], micro_batch)
+                times[w][name].append(1e3 * (time.perf_counter() - t0))
+    return {str(w): {name: statistics.median(t) for name, t in per.items()}
+            for w, per in sorted(times.items())}
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--compare", choices=("loss", "padding", "guard", "constants",
+    p.add_argument("--compare", choices=("loss", "targets", "padding", "guard", "constants",
                                           "factored", "donation", "donation-unguarded",
                                           "donated-products"),
                    default="loss",
@@ -293,14 +325,21 @@ def main(argv=None):
                    help="timed passes of each variant, alternating (4)")
     p.add_argument("--threads", type=int, default=1,
                    help="CPUs the worker is pinned to (default 1)")
+    p.add_argument("--per-call", type=int, default=0, metavar="N",
+                   help="also time N updates of each variant on one batch of each "
+                        "width, alternating, and report the median ms per width "
+                        "(comparisons whose variants share their batches)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.compare.startswith("donat") and args.backends not in (None, "jax"):
         p.error("--compare %s compares JAX linkers: --backends jax only" % args.compare)
+    if args.per_call and args.compare == "padding":
+        p.error("--per-call times the variants on the same batches; --compare padding "
+                "pads them differently")
     if args.worker:
         lt.pin_cpus(args.threads)
         out = measure(args.worker, args.compare, args.mode, args.batches, args.passes,
-                      args.micro_batch)
+                      args.micro_batch, args.per_call)
         print(RESULT_TAG + json.dumps(out), flush=True)
         return out
     first, second = variants(args.compare)
@@ -316,7 +355,8 @@ def main(argv=None):
         cmd = [sys.executable, str(pathlib.Path(__file__).resolve()), "--worker", backend,
                "--compare", args.compare, "--mode", args.mode,
                "--micro-batch", str(args.micro_batch), "--batches", str(args.batches),
-               "--passes", str(args.passes), "--threads", str(args.threads)]
+               "--passes", str(args.passes), "--threads", str(args.threads),
+               "--per-call", str(args.per_call)]
         proc = subprocess.run(cmd, env=lt.worker_env(args.threads), capture_output=True,
                               text=True, cwd=str(lt.ROOT))
         lines = [l for l in proc.stdout.splitlines() if l.startswith(RESULT_TAG)]
@@ -334,6 +374,9 @@ def main(argv=None):
                   100 * b["padding_fraction"], b["widths"],
                   a["tokens_per_s"], b["tokens_per_s"],
                   b["tokens_per_s"] / a["tokens_per_s"]), flush=True)
+        for width, ms in r.get("per_call_ms", {}).items():
+            print("         width %3s: %.1f ms, %.1f ms per update, ratio %.2f" % (
+                width, ms[first], ms[second], ms[first] / ms[second]), flush=True)
     return results
 
 

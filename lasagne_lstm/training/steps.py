@@ -20,6 +20,8 @@ on it.
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.compile.builders import OpFromGraph
+from pytensor.gradient import disconnected_type
 
 from .. import backends
 from ..layers import get_all_params, get_output
@@ -40,13 +42,28 @@ def _take_targets(values, targets):
 def target_nll(logits, targets):
     """Cross-entropy of each row: ``-log softmax(logits)[i, y_i]``.
 
-    PyTensor's ``LogSoftmax`` (stable: it subtracts the row maximum). It runs
-    as NumPy code on the C backend; ``logsumexp(logits_i) - logits[i, y_i]``
-    built from element-wise ops and reductions avoids that, but measured no
-    faster on C and slower on JAX, the default
-    (``python benchmarks/step_variants.py --compare loss``).
+    The value is PyTensor's ``LogSoftmax`` (stable: it subtracts the row
+    maximum) at each row's target. The gradient with respect to ``logits`` is
+    given in closed form, ``(softmax(logits)_ij - [j = y_i]) g_i``: element-wise
+    over the rows x classes, where differentiating the pick would scatter into
+    a zeroed rows x classes buffer and sum it again (on JAX, 6 to 14% of a
+    masked step at widths 12 to 44: ``python benchmarks/step_variants.py
+    --compare targets``).
     """
-    return -_take_targets(pt.special.log_softmax(logits, axis=-1), targets)
+    values, picks = logits.type(), targets.type()
+    nll = -_take_targets(pt.special.log_softmax(values, axis=-1), picks)
+    op = OpFromGraph([values, picks], [nll], inline=True, pullback=_target_nll_pullback,
+                     name="target_nll")
+    return op(logits, targets)
+
+
+def _target_nll_pullback(inputs, outputs, output_grads):
+    """``target_nll``'s gradient: softmax minus one-hot, times each row's."""
+    logits, targets = inputs
+    row_grad = output_grads[0][:, None]
+    hits = pt.eq(pt.arange(logits.shape[1])[None, :], targets[:, None])
+    grad = pt.special.softmax(logits, axis=-1) * row_grad - pt.switch(hits, row_grad, 0)
+    return [grad.astype(logits.dtype), disconnected_type()]
 
 
 class LossTerms:
