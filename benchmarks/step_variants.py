@@ -64,7 +64,7 @@ import time
 import lstm_throughput as lt
 
 RESULT_TAG = "@@STEP_VARIANTS "
-DEFAULT_BACKENDS = {"loss": "c,numba,jax", "targets": "jax", "padding": "jax", "guard": "jax",
+DEFAULT_BACKENDS = {"loss": "c,numba,jax", "targets": "jax", "guard-select": "jax", "padding": "jax", "guard": "jax",
                     "constants": "jax", "factored": "jax", "donation": "jax",
                     "donation-unguarded": "jax", "donated-products": "jax"}
 
@@ -98,6 +98,22 @@ def isfinite_all_guard(updates, checked):
     finite = pt.all([pt.all(pt.isfinite(v)) for v in list(checked) + list(updates.values())])
     guarded = OrderedDict((var, pt.switch(finite, new, var)) for var, new in updates.items())
     return guarded, finite
+
+
+#: the library's guard_updates, kept while a variant replaces it
+LIBRARY_GUARD = []
+
+
+def ifelse_guard(updates, checked):
+    """The library's update guard with one ``ifelse(finite, new, old)`` (a
+    conditional, ``jax.lax.cond`` on JAX) instead of a ``switch`` per array."""
+    from collections import OrderedDict
+    from pytensor.ifelse import ifelse
+    _, finite = LIBRARY_GUARD[0](updates, checked)
+    variables = list(updates)
+    chosen = ifelse(finite, [updates[v] for v in variables], variables)
+    chosen = chosen if isinstance(chosen, list) else [chosen]
+    return OrderedDict(zip(variables, chosen)), finite
 
 
 def in_every_call(constants, variables):
@@ -209,6 +225,8 @@ def variants(compare):
         return {"log_softmax": library, "logsumexp": variant(loss=logsumexp_nll)}
     if compare == "targets":
         return {"scatter": variant(loss=scatter_nll), "closed-form": library}
+    if compare == "guard-select":
+        return {"switch": library, "ifelse": variant(guard=ifelse_guard)}
     if compare == "guard":
         return {"isfinite-all": variant(guard=isfinite_all_guard), "sum": library}
     if compare == "constants":
@@ -238,6 +256,7 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0
     spec = lt.base_spec(lt.parse_args([]))
     spec["batches"] = n_batches
     library_loss, library_guard = steps.target_nll, core.guard_updates
+    LIBRARY_GUARD[:] = [library_guard]
     library_substitute = CycleConstants.substitute
     library_accumulator = steps.GradientAccumulator
     library_function = core.function
@@ -308,7 +327,7 @@ def time_per_call(runs, micro_batch, calls):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--compare", choices=("loss", "targets", "padding", "guard", "constants",
+    p.add_argument("--compare", choices=("loss", "targets", "padding", "guard", "guard-select", "constants",
                                           "factored", "donation", "donation-unguarded",
                                           "donated-products"),
                    default="loss",

@@ -8,7 +8,7 @@ Every function here returns an element-wise (or item-wise) expression;
 import numpy as np
 import pytensor.tensor as pt
 
-from .utils import log_probabilities, one_hot
+from .utils import log_probabilities, one_hot, pick_last_axis
 
 __all__ = ["binary_crossentropy", "categorical_crossentropy", "squared_error",
            "aggregate", "binary_hinge_loss", "multiclass_hinge_loss",
@@ -85,8 +85,7 @@ def categorical_crossentropy(predictions, targets):
         if targets.dtype[:3] not in ("int", "uin"):
             raise TypeError("class index targets must be integers, got %s"
                             % targets.dtype)
-        picked = pt.take_along_axis(log_p, targets.dimshuffle(0, "x"), axis=1)
-        return -picked[:, 0]
+        return -pick_last_axis(log_p, targets)
     raise TypeError("rank mismatch between targets (%d) and predictions (%d)"
                     % (targets.ndim, predictions.ndim))
 

@@ -316,6 +316,49 @@ def pad_to_ladder(*arrays, multiple=4, growth=1.3, axis=1, value=0):
     return out[0] if len(out) == 1 else out
 
 
+def pick_last_axis(values, indices):
+    """``values[..., indices]``: one element of each row along the last axis.
+
+    Built on ``take_along_axis``, which keeps index shapes static (JAX needs
+    them), with its gradient given as the element-wise comparison
+    ``(arange(n) == index) * g`` rather than derived: differentiating
+    ``take_along_axis`` scatters into a zeroed array as large as ``values``
+    (rows x classes for a cross-entropy), which XLA fills and then reads as a
+    separate pass.
+
+    Parameters
+    ----------
+    values : tensor
+        At least one dimension.
+    indices : integer tensor
+        One dimension fewer than ``values``, each in ``[0, n)`` for a last
+        axis of ``n`` (an index out of range picks what ``take_along_axis``
+        does and gets no gradient).
+
+    Returns
+    -------
+    tensor
+        Of ``indices``' shape.
+    """
+    from pytensor.compile.builders import OpFromGraph
+    values, indices = pt.as_tensor_variable(values), pt.as_tensor_variable(indices)
+    inner_values, inner_indices = values.type(), indices.type()
+    picked = pt.take_along_axis(inner_values, pt.shape_padright(inner_indices),
+                                axis=-1)[..., 0]
+    op = OpFromGraph([inner_values, inner_indices], [picked], inline=True,
+                     pullback=_pick_pullback, name="pick_last_axis")
+    return op(values, indices)
+
+
+def _pick_pullback(inputs, outputs, output_grads):
+    """:func:`pick_last_axis`'s gradient: ``g`` where the index points."""
+    from pytensor.gradient import disconnected_type
+    values, indices = inputs
+    hits = pt.eq(pt.arange(values.shape[-1]), pt.shape_padright(indices))
+    grad = pt.switch(hits, pt.shape_padright(output_grads[0]), 0)
+    return [grad.astype(values.dtype), disconnected_type()]
+
+
 def log_probabilities(p):
     """``log(p)`` for a tensor of probabilities; for the output of a softmax,
     the log-softmax of its input instead.

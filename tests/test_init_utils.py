@@ -299,3 +299,28 @@ def test_compute_norms_numpy_and_errors():
         utils.compute_norms(pt.tensor(shape=(None,) * 6))
     with pytest.raises(RuntimeError):
         utils.compute_norms([1., 2.])
+
+
+@pytest.mark.parametrize("backend", ["fast_compile", "jax"])
+def test_pick_last_axis_and_its_gradient_against_numpy(backend):
+    """pick_last_axis against NumPy's fancy indexing, and its closed-form
+    gradient against the scatter of each row's weight to its index; no
+    scatter (``AdvancedIncSubtensor``) is left in the compiled graph."""
+    from pytensor.tensor.subtensor import AdvancedIncSubtensor, AdvancedIncSubtensor1
+    from lasagne_lstm import backends
+    rng = np.random.RandomState(5)
+    v = rng.randn(2, 3, 7)
+    k = rng.randint(0, 7, size=(2, 3)).astype("int32")
+    w = rng.randn(2, 3)
+    V, K, W = pt.tensor3("V", dtype="float64"), pt.imatrix("K"), pt.matrix("W", dtype="float64")
+    picked = utils.pick_last_axis(V, K)
+    fn = pytensor.function([V, K, W], [picked, pytensor.grad((picked * W).sum(), V)],
+                           mode=backends.get_mode(backend))
+    got, got_grad = fn(v, k, w)
+    rows, cols = np.indices(k.shape)
+    np.testing.assert_array_equal(got, v[rows, cols, k])
+    expected = np.zeros_like(v)
+    np.add.at(expected, (rows, cols, k), w)
+    np.testing.assert_array_equal(got_grad, expected)
+    ops = [type(node.op) for node in fn.maker.fgraph.apply_nodes]
+    assert AdvancedIncSubtensor not in ops and AdvancedIncSubtensor1 not in ops

@@ -203,30 +203,36 @@ def test_bad_settings_are_value_errors():
         StepFunctions(model, backend="tpu")
 
 
-@pytest.mark.parametrize("backend", ["fast_compile", "c"])
+@pytest.mark.parametrize("backend", ["fast_compile", "c", "jax"])
 def test_target_nll_matches_numpy_log_softmax_and_its_gradient(backend):
     """target_nll against NumPy's log-softmax cross-entropy and its gradient
-    (softmax minus one-hot), with logits large enough that an unshifted
-    exp would overflow."""
+    (softmax minus one-hot, times each row's weight), with logits large
+    enough that an unshifted exp would overflow; its closed-form gradient
+    leaves no scatter (``AdvancedIncSubtensor``) in the compiled graph."""
     import pytensor
     import pytensor.tensor as pt
+    from pytensor.tensor.subtensor import AdvancedIncSubtensor, AdvancedIncSubtensor1
     from lasagne_lstm import backends
     from lasagne_lstm.training import target_nll
     rng = np.random.RandomState(3)
     z = rng.randn(6, 11) * 400.0
     y = rng.randint(0, 11, size=6).astype("int32")
-    Z, Y = pt.matrix("Z"), pt.ivector("Y")
+    w = rng.rand(6)
+    Z, Y, W = pt.matrix("Z", dtype="float64"), pt.ivector("Y"), pt.vector("W", dtype="float64")
     nll = target_nll(Z, Y)
-    fn = pytensor.function([Z, Y], [nll, pytensor.grad(nll.sum(), Z)],
+    fn = pytensor.function([Z, Y, W], [nll, pytensor.grad((nll * W).sum(), Z)],
                            mode=backends.get_mode(backend))
-    got, got_grad = fn(z, y)
+    got, got_grad = fn(z, y, w)
     shifted = z - z.max(axis=1, keepdims=True)
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     np.testing.assert_allclose(got, -log_p[np.arange(6), y], rtol=1e-12, atol=1e-9)
     expected_grad = np.exp(log_p)
     expected_grad[np.arange(6), y] -= 1.0
+    expected_grad *= w[:, None]
     np.testing.assert_allclose(got_grad, expected_grad, rtol=1e-9, atol=1e-12)
     assert np.all(np.isfinite(got))
+    ops = [type(node.op) for node in fn.maker.fgraph.apply_nodes]
+    assert AdvancedIncSubtensor not in ops and AdvancedIncSubtensor1 not in ops
 
 
 def test_jax_x64_follows_floatx_within_one_process():

@@ -10,7 +10,7 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.type import discrete_dtypes, float_dtypes
 
-from ...utils import log_probabilities
+from ...utils import log_probabilities, pick_last_axis
 from ..core import not_ported_getattr
 
 __all__ = ["sigmoid", "ultra_fast_sigmoid", "hard_sigmoid", "softplus",
@@ -177,17 +177,12 @@ def categorical_crossentropy(coding_dist, true_dist):
 
 
 def _pick(values, indices):
-    """``values[..., indices]`` along the last axis, one element per row.
-
-    ``take_along_axis`` keeps index shapes static (unlike
-    ``values[arange(n), indices]`` with a computed ``n``), which JAX needs,
-    and its gradient reaches only the picked elements.
-    """
+    """``values[..., indices]`` along the last axis, one element per row
+    (:func:`lasagne_lstm.utils.pick_last_axis`)."""
     if indices.dtype not in discrete_dtypes:
         raise TypeError("class indices must be integers, got %s"
                         % indices.dtype)
-    picked = pt.take_along_axis(values, pt.shape_padright(indices), axis=-1)
-    return picked[..., 0]
+    return pick_last_axis(values, indices)
 
 
 def crossentropy_categorical_1hot(coding_dist, true_one_of_n):
