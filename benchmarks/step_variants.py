@@ -64,7 +64,7 @@ import time
 import lstm_throughput as lt
 
 RESULT_TAG = "@@STEP_VARIANTS "
-DEFAULT_BACKENDS = {"loss": "c,numba,jax", "targets": "jax", "guard-select": "jax", "padding": "jax", "guard": "jax",
+DEFAULT_BACKENDS = {"loss": "c,numba,jax", "targets": "jax", "guard-select": "jax", "guard-cost": "jax", "padding": "jax", "guard": "jax",
                     "constants": "jax", "factored": "jax", "donation": "jax",
                     "donation-unguarded": "jax", "donated-products": "jax"}
 
@@ -225,6 +225,8 @@ def variants(compare):
         return {"log_softmax": library, "logsumexp": variant(loss=logsumexp_nll)}
     if compare == "targets":
         return {"scatter": variant(loss=scatter_nll), "closed-form": library}
+    if compare == "guard-cost":
+        return {"guarded": library, "unguarded": variant(guard=unguarded)}
     if compare == "guard-select":
         return {"switch": library, "ifelse": variant(guard=ifelse_guard)}
     if compare == "guard":
@@ -327,7 +329,7 @@ def time_per_call(runs, micro_batch, calls):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--compare", choices=("loss", "targets", "padding", "guard", "guard-select", "constants",
+    p.add_argument("--compare", choices=("loss", "targets", "padding", "guard", "guard-select", "guard-cost", "constants",
                                           "factored", "donation", "donation-unguarded",
                                           "donated-products"),
                    default="loss",
