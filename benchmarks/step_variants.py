@@ -247,8 +247,10 @@ def variants(compare):
     return {"multiple-8": variant(padding=(8, 1.0)), "ladder-4x1.3": variant(padding=(4, 1.3))}
 
 
-def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0):
-    """Both variants on one backend, in this process."""
+def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0,
+            reverse=False):
+    """Both variants on one backend, in this process (the second one built
+    and run first with ``reverse``)."""
     import pytensor
     import lasagne_lstm.training as training
     from lasagne_lstm.training import core, steps
@@ -263,8 +265,9 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0
     library_accumulator = steps.GradientAccumulator
     library_function = core.function
     runs, out = {}, {}
+    ordered = list(variants(compare).items())
     for name, (loss, padding, guard, substitute, accumulator, donate) in \
-            variants(compare).items():
+            (ordered[::-1] if reverse else ordered):
         vocab, batches = lt.load_batches(spec, "pool", backend, padding=padding)
         config = lt.lm_config(spec, len(vocab))
         # both looked up when graphs are built
@@ -291,8 +294,11 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0
                          widths=len({b.X.shape for b in batches}),
                          padding_fraction=1 - tokens / sum(b.X.size for b in batches),
                          passes=[])
-    for _ in range(passes):
-        for name, (step, batches) in runs.items():
+    for pass_number in range(passes):
+        # each variant first in every other pass, as in time_per_call
+        order = list(runs) if pass_number % 2 == 0 else list(runs)[::-1]
+        for name in order:
+            step, batches = runs[name]
             c0, t0 = time.process_time(), time.perf_counter()
             for b in batches:
                 step.train_batch(b, micro_batch)
@@ -310,15 +316,20 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0
 
 def time_per_call(runs, micro_batch, calls):
     """Median wall-clock ms of one update per batch width: the first batch
-    of each width, ``calls`` updates of each variant in alternation (the
-    variants must have the same batches)."""
+    of each width, ``calls`` updates of each variant in alternation, each
+    variant first in every other round (the variants must have the same
+    batches)."""
     first = {}
     for k, b in enumerate(next(iter(runs.values()))[1]):
         first.setdefault(b.X.shape[1], k)
     times = {w: {name: [] for name in runs} for w in first}
-    for _ in range(calls):
+    names = list(runs)
+    for call in range(calls):
         for w, k in first.items():
-            for name, (step, batches) in runs.items():
+            # the first update after a change of width runs slower: each
+            # variant goes first in every other round
+            for name in (names if call % 2 == 0 else names[::-1]):
+                step, batches = runs[name]
                 t0 = time.perf_counter()
                 step.train_batch(batches[k], micro_batch)
                 times[w][name].append(1e3 * (time.perf_counter() - t0))
@@ -350,6 +361,9 @@ def main(argv=None):
                    help="also time N updates of each variant on one batch of each "
                         "width, alternating, and report the median ms per width "
                         "(comparisons whose variants share their batches)")
+    p.add_argument("--reverse", action="store_true",
+                   help="build and run the second variant first (a check that the "
+                        "order does not decide the ratio)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.compare.startswith("donat") and args.backends not in (None, "jax"):
@@ -360,7 +374,7 @@ def main(argv=None):
     if args.worker:
         lt.pin_cpus(args.threads)
         out = measure(args.worker, args.compare, args.mode, args.batches, args.passes,
-                      args.micro_batch, args.per_call)
+                      args.micro_batch, args.per_call, args.reverse)
         print(RESULT_TAG + json.dumps(out), flush=True)
         return out
     first, second = variants(args.compare)
@@ -377,7 +391,7 @@ def main(argv=None):
                "--compare", args.compare, "--mode", args.mode,
                "--micro-batch", str(args.micro_batch), "--batches", str(args.batches),
                "--passes", str(args.passes), "--threads", str(args.threads),
-               "--per-call", str(args.per_call)]
+               "--per-call", str(args.per_call)] + (["--reverse"] if args.reverse else [])
         proc = subprocess.run(cmd, env=lt.worker_env(args.threads), capture_output=True,
                               text=True, cwd=str(lt.ROOT))
         lines = [l for l in proc.stdout.splitlines() if l.startswith(RESULT_TAG)]
