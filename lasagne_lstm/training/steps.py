@@ -44,11 +44,11 @@ def target_nll(logits, targets):
 
     The value is PyTensor's ``LogSoftmax`` (stable: it subtracts the row
     maximum) at each row's target. The gradient with respect to ``logits`` is
-    given in closed form, ``(softmax(logits)_ij - [j = y_i]) g_i``: element-wise
-    over the rows x classes, where differentiating the pick would scatter into
-    a zeroed rows x classes buffer and sum it again (on JAX, 6 to 14% of a
-    masked step at widths 12 to 44: ``python benchmarks/step_variants.py
-    --compare targets``).
+    given in closed form, ``(softmax(logits)_ij - [j = y_i]) g_i``: one
+    element-wise pass over the rows x classes, where differentiating the pick
+    scattered into a zeroed rows x classes buffer and summed it again. On JAX
+    the masked step gained 9% (4 to 10% per width: ``python
+    benchmarks/step_variants.py --compare targets --threads 2 --per-call 10``).
     """
     values, picks = logits.type(), targets.type()
     nll = -_take_targets(pt.special.log_softmax(values, axis=-1), picks)
