@@ -13,6 +13,11 @@ second variant to the first.
     ``logsumexp(logits) - logits[target]`` from element-wise ops and
     reductions (the row maximum subtracted and kept out of the gradient),
     which avoids ``LogSoftmax``, run as NumPy code on the C backend;
+``--compare targets``
+    the cross-entropy's gradient as PyTensor derives it through the pick of
+    each row's target (a scatter into a zeroed rows x classes buffer, summed
+    again by ``LogSoftmax``'s gradient) against the closed form
+    ``softmax - one-hot`` of :func:`lasagne_lstm.training.target_nll`;
 ``--compare padding``
     batch widths padded to multiples of 8 against the ladder 4, 8, 12, 16,
     24, 32, 44, 60 (``pad_multiple=4, pad_growth=1.3``, the JAX default): the
@@ -21,6 +26,12 @@ second variant to the first.
     the finiteness check of every update (:func:`lasagne_lstm.training.core.guard_updates`)
     as ``all(isfinite(v))`` of every array against the library's
     ``isfinite`` of the sum of their sums;
+``--compare guard-select``
+    the guard's ``switch(finite, new, old)`` per array against one
+    ``ifelse`` (``jax.lax.cond`` on JAX) choosing all the new or all the
+    old values;
+``--compare guard-cost``
+    the guard against none (every update applied): what checking costs;
 ``--compare constants``
     (accumulation mode) the parameters' transposes and concatenations
     computed in every ``compute_grad`` call against once per cycle
@@ -45,13 +56,17 @@ second variant to the first.
     ``accumulation_floor.py`` found fastest for micro-batches of 8.
 
 ``--threads N`` pins the worker to N CPUs (default 1) and also reports real
-tokens per wall-clock second.
+tokens per wall-clock second. ``--per-call N`` also times N updates of each
+variant on one batch of each width. Each variant goes first in every other
+pass (and per-call round): the first update after a change of variant runs
+slower; ``--reverse`` builds and runs the second variant first.
 
 Example::
 
     python benchmarks/step_variants.py --compare loss          # c, numba, jax: ~10 min
     python benchmarks/step_variants.py --compare padding --mode accumulate
     python benchmarks/step_variants.py --compare constants --mode accumulate --threads 2
+    python benchmarks/step_variants.py --compare targets --threads 2 --per-call 10
 """
 import argparse
 import json
