@@ -32,6 +32,9 @@ second variant to the first.
     old values;
 ``--compare guard-cost``
     the guard against none (every update applied): what checking costs;
+``--compare guard-switch``
+    the guard against its check alone (``finite`` computed, every update
+    applied): what its ``switch`` costs;
 ``--compare constants``
     (accumulation mode) the parameters' transposes and concatenations
     computed in every ``compute_grad`` call against once per cycle
@@ -79,9 +82,11 @@ import time
 import lstm_throughput as lt
 
 RESULT_TAG = "@@STEP_VARIANTS "
-DEFAULT_BACKENDS = {"loss": "c,numba,jax", "targets": "jax", "guard-select": "jax", "guard-cost": "jax", "padding": "jax", "guard": "jax",
-                    "constants": "jax", "factored": "jax", "donation": "jax",
-                    "donation-unguarded": "jax", "donated-products": "jax"}
+DEFAULT_BACKENDS = {"loss": "c,numba,jax", "targets": "jax", "padding": "jax",
+                    "guard": "jax", "guard-select": "jax", "guard-cost": "jax",
+                    "guard-switch": "jax", "constants": "jax", "factored": "jax",
+                    "donation": "jax", "donation-unguarded": "jax",
+                    "donated-products": "jax"}
 
 
 def logsumexp_nll(logits, targets):
@@ -129,6 +134,15 @@ def ifelse_guard(updates, checked):
     chosen = ifelse(finite, [updates[v] for v in variables], variables)
     chosen = chosen if isinstance(chosen, list) else [chosen]
     return OrderedDict(zip(variables, chosen)), finite
+
+
+def checked_unswitched(updates, checked):
+    """The library guard's check (``finite`` computed as it does) with every
+    update left unswitched: the step a guard would compile that restored a
+    rejected update's old values on the host instead."""
+    from collections import OrderedDict
+    _, finite = LIBRARY_GUARD[0](updates, checked)
+    return OrderedDict(updates), finite
 
 
 def in_every_call(constants, variables):
@@ -242,6 +256,8 @@ def variants(compare):
         return {"scatter": variant(loss=scatter_nll), "closed-form": library}
     if compare == "guard-cost":
         return {"guarded": library, "unguarded": variant(guard=unguarded)}
+    if compare == "guard-switch":
+        return {"switch": library, "check-only": variant(guard=checked_unswitched)}
     if compare == "guard-select":
         return {"switch": library, "ifelse": variant(guard=ifelse_guard)}
     if compare == "guard":
@@ -355,9 +371,7 @@ def time_per_call(runs, micro_batch, calls):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--compare", choices=("loss", "targets", "padding", "guard", "guard-select", "guard-cost", "constants",
-                                          "factored", "donation", "donation-unguarded",
-                                          "donated-products"),
+    p.add_argument("--compare", choices=tuple(DEFAULT_BACKENDS),
                    default="loss",
                    help="which pair of variants (default loss)")
     p.add_argument("--mode", choices=("masked", "accumulate"), default="masked",
