@@ -5,7 +5,9 @@ import numbers
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.compile.builders import OpFromGraph
 from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.gradient import disconnected_type
 from pytensor.graph.basic import Variable
 
 int_types = (numbers.Integral, np.integer)
@@ -320,27 +322,24 @@ def pick_last_axis(values, indices):
     """``values[..., indices]``: one element of each row along the last axis.
 
     Built on ``take_along_axis``, which keeps index shapes static (JAX needs
-    them), with its gradient given as the element-wise comparison
-    ``(arange(n) == index) * g`` rather than derived: differentiating
-    ``take_along_axis`` scatters into a zeroed array as large as ``values``
-    (rows x classes for a cross-entropy), which XLA fills and then reads as a
-    separate pass.
+    them), with its gradient given as ``g`` where :func:`index_mask` is true
+    rather than derived: differentiating ``take_along_axis`` scatters into a
+    zeroed array as large as ``values`` (rows x classes for a cross-entropy),
+    which XLA fills and then reads as a separate pass.
 
     Parameters
     ----------
     values : tensor
         At least one dimension.
     indices : integer tensor
-        One dimension fewer than ``values``, each in ``[0, n)`` for a last
-        axis of ``n`` (an index out of range picks what ``take_along_axis``
-        does and gets no gradient).
+        One dimension fewer than ``values``, each in ``[-n, n)`` for a last
+        axis of ``n`` (negative ones count from the end).
 
     Returns
     -------
     tensor
         Of ``indices``' shape.
     """
-    from pytensor.compile.builders import OpFromGraph
     values, indices = pt.as_tensor_variable(values), pt.as_tensor_variable(indices)
     inner_values, inner_indices = values.type(), indices.type()
     picked = pt.take_along_axis(inner_values, pt.shape_padright(inner_indices),
@@ -352,11 +351,21 @@ def pick_last_axis(values, indices):
 
 def _pick_pullback(inputs, outputs, output_grads):
     """:func:`pick_last_axis`'s gradient: ``g`` where the index points."""
-    from pytensor.gradient import disconnected_type
     values, indices = inputs
-    hits = pt.eq(pt.arange(values.shape[-1]), pt.shape_padright(indices))
-    grad = pt.switch(hits, pt.shape_padright(output_grads[0]), 0)
+    grad = pt.switch(index_mask(indices, values.shape[-1]),
+                     pt.shape_padright(output_grads[0]), 0)
     return [grad.astype(values.dtype), disconnected_type()]
+
+
+def index_mask(indices, n):
+    """Boolean tensor of ``indices``' shape plus a last axis of ``n``, true
+    where that axis's position is the index (negative indices count from the
+    end): a one-hot comparison that element-wise code can fuse, where
+    indexing would write a one-hot array."""
+    indices = pt.as_tensor_variable(indices)
+    n = pt.as_tensor_variable(n)
+    wrapped = pt.switch(pt.lt(indices, 0), indices + n, indices)
+    return pt.eq(pt.arange(n), pt.shape_padright(wrapped))
 
 
 def log_probabilities(p):

@@ -310,7 +310,7 @@ def test_pick_last_axis_and_its_gradient_against_numpy(backend):
     from lasagne_lstm import backends
     rng = np.random.RandomState(5)
     v = rng.randn(2, 3, 7)
-    k = rng.randint(0, 7, size=(2, 3)).astype("int32")
+    k = rng.randint(-7, 7, size=(2, 3)).astype("int32")  # negative: from the end
     w = rng.randn(2, 3)
     V, K, W = pt.tensor3("V", dtype="float64"), pt.imatrix("K"), pt.matrix("W", dtype="float64")
     picked = utils.pick_last_axis(V, K)

@@ -26,7 +26,7 @@ from pytensor.gradient import disconnected_type
 from .. import backends
 from ..layers import get_all_params, get_output
 from ..theano import function
-from ..utils import floatX
+from ..utils import floatX, index_mask
 from .core import (DEFAULT_LEARNING_RATES, OPTIMIZERS, GradientAccumulator,  # noqa: F401
                    UpdateRule, masked_step)
 
@@ -61,7 +61,7 @@ def _target_nll_pullback(inputs, outputs, output_grads):
     """``target_nll``'s gradient: softmax minus one-hot, times each row's."""
     logits, targets = inputs
     row_grad = output_grads[0][:, None]
-    hits = pt.eq(pt.arange(logits.shape[1])[None, :], targets[:, None])
+    hits = index_mask(targets, logits.shape[1])
     grad = pt.special.softmax(logits, axis=-1) * row_grad - pt.switch(hits, row_grad, 0)
     return [grad.astype(logits.dtype), disconnected_type()]
 
