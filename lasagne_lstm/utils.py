@@ -340,13 +340,12 @@ def pick_last_axis(values, indices):
     tensor
         Of ``indices``' shape.
     """
-    values, indices = pt.as_tensor_variable(values), pt.as_tensor_variable(indices)
-    inner_values, inner_indices = values.type(), indices.type()
-    picked = pt.take_along_axis(inner_values, pt.shape_padright(inner_indices),
-                                axis=-1)[..., 0]
-    op = OpFromGraph([inner_values, inner_indices], [picked], inline=True,
-                     pullback=_pick_pullback, name="pick_last_axis")
-    return op(values, indices)
+    return with_gradient(_take_last_axis, _pick_pullback, [values, indices],
+                         name="pick_last_axis")
+
+
+def _take_last_axis(values, indices):
+    return pt.take_along_axis(values, pt.shape_padright(indices), axis=-1)[..., 0]
 
 
 def _pick_pullback(inputs, outputs, output_grads):
@@ -355,6 +354,30 @@ def _pick_pullback(inputs, outputs, output_grads):
     grad = pt.switch(index_mask(indices, values.shape[-1]),
                      pt.shape_padright(output_grads[0]), 0)
     return [grad.astype(values.dtype), disconnected_type()]
+
+
+def with_gradient(forward, pullback, inputs, name=None):
+    """``forward(*inputs)``, differentiated by ``pullback`` instead of
+    through its graph.
+
+    An inline ``OpFromGraph``: the compiled graph is ``forward``'s own (the
+    op is replaced by it before rewriting), and ``pytensor.grad`` calls
+    ``pullback(inputs, outputs, output_grads)``, which returns one gradient
+    per input (``disconnected_type()`` for integer ones).
+
+    Parameters
+    ----------
+    forward : callable
+        Builds the single output from symbolic inputs of ``inputs``' types.
+    pullback : callable
+        The gradient, as PyTensor's ``OpFromGraph`` takes it.
+    inputs : list of tensors
+    name : str, optional
+    """
+    inputs = [pt.as_tensor_variable(v) for v in inputs]
+    inner = [v.type() for v in inputs]
+    op = OpFromGraph(inner, [forward(*inner)], inline=True, pullback=pullback, name=name)
+    return op(*inputs)
 
 
 def index_mask(indices, n):
