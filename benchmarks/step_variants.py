@@ -18,6 +18,11 @@ second variant to the first.
     each row's target (a scatter into a zeroed rows x classes buffer, summed
     again by ``LogSoftmax``'s gradient) against the closed form
     ``softmax - one-hot`` of :func:`lasagne_lstm.training.target_nll`;
+``--compare output``
+    the language model's logits computed whole (rows x vocabulary) and
+    differentiated by PyTensor, through :func:`target_nll`, against the
+    library's :mod:`lasagne_lstm.training.output_nll` op, which computes the
+    cross-entropy and its gradient together a chunk of real rows at a time;
 ``--compare padding``
     batch widths padded to multiples of 8 against the ladder 4, 8, 12, 16,
     24, 32, 44, 60 (``pad_multiple=4, pad_growth=1.3``, the JAX default): the
@@ -86,7 +91,7 @@ DEFAULT_BACKENDS = {"loss": "c,numba,jax", "targets": "jax", "padding": "jax",
                     "guard": "jax", "guard-select": "jax", "guard-cost": "jax",
                     "guard-switch": "jax", "constants": "jax", "factored": "jax",
                     "donation": "jax", "donation-unguarded": "jax",
-                    "donated-products": "jax"}
+                    "donated-products": "jax", "output": "jax"}
 
 
 def logsumexp_nll(logits, targets):
@@ -209,6 +214,11 @@ def donating_jax_mode():
                 optimizer=backends.get_mode("jax").provided_optimizer)
 
 
+def never_fused(layer):
+    """No output layer is fused: the logits are computed whole."""
+    return False
+
+
 def unguarded(updates, checked):
     """No update guard: every update applied, ``finite`` always true (for
     measuring what the guard costs donation, not for training)."""
@@ -245,15 +255,18 @@ def variants(compare):
     """name -> (loss function, padding, update guard, constants'
     substitution, accumulator class, which step functions donate their
     updated buffers (a test of the function's name)); None: the library's."""
-    library = (None,) * 6
+    library = (None,) * 7
 
     def variant(**changes):
-        names = ("loss", "padding", "guard", "substitute", "accumulator", "donate")
+        names = ("loss", "padding", "guard", "substitute", "accumulator", "donate",
+                 "fusable")
         return tuple(changes.get(n) for n in names)
     if compare == "loss":
         return {"log_softmax": library, "logsumexp": variant(loss=logsumexp_nll)}
     if compare == "targets":
         return {"scatter": variant(loss=scatter_nll), "closed-form": library}
+    if compare == "output":
+        return {"whole-logits": variant(fusable=never_fused), "fused": library}
     if compare == "guard-cost":
         return {"guarded": library, "unguarded": variant(guard=unguarded)}
     if compare == "guard-switch":
@@ -291,13 +304,14 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0
     spec = lt.base_spec(lt.parse_args([]))
     spec["batches"] = n_batches
     library_loss, library_guard = steps.target_nll, core.guard_updates
+    library_fusable = steps.fusable_output
     LIBRARY_GUARD[:] = [library_guard]
     library_substitute = CycleConstants.substitute
     library_accumulator = steps.GradientAccumulator
     library_function = core.function
     runs, out = {}, {}
     ordered = list(variants(compare).items())
-    for name, (loss, padding, guard, substitute, accumulator, donate) in \
+    for name, (loss, padding, guard, substitute, accumulator, donate, fusable) in \
             (ordered[::-1] if reverse else ordered):
         vocab, batches = lt.load_batches(spec, "pool", backend, padding=padding)
         config = lt.lm_config(spec, len(vocab))
@@ -306,6 +320,7 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0
         core.guard_updates = guard or library_guard
         CycleConstants.substitute = substitute or library_substitute
         steps.GradientAccumulator = accumulator or library_accumulator
+        steps.fusable_output = fusable or library_fusable
         if donate is not None:
             core.function = donating_functions(library_function, donate)
         try:
@@ -318,6 +333,7 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0
             steps.target_nll, core.guard_updates = library_loss, library_guard
             CycleConstants.substitute = library_substitute
             steps.GradientAccumulator = library_accumulator
+            steps.fusable_output = library_fusable
             core.function = library_function
         runs[name] = (step, batches)
         tokens = sum(b.n_tokens for b in batches)

@@ -27,6 +27,9 @@ DEFAULT_BACKEND = "jax"
 STATIC_SHAPE_BACKENDS = ("jax",)
 #: Environment variable that replaces the default backend for a process.
 BACKEND_VARIABLE = "LASAGNE_LSTM_BACKEND"
+#: backend -> functions registering its code for ops defined elsewhere in the
+#: package, called each time its mode is asked for (see :func:`on_mode`).
+_REGISTRATIONS = {"jax": [], "numba": []}
 
 
 def default_backend():
@@ -66,6 +69,7 @@ def get_mode(backend):
     """
     from pytensor.compile.mode import Mode, get_mode as pytensor_get_mode
     if backend == "numba":
+        _run_registrations(backend)
         return pytensor_get_mode("NUMBA")
     if backend == "c":
         return _inlining_symbolic_ops(Mode(linker="cvm", optimizer="fast_run"))
@@ -79,6 +83,7 @@ def get_mode(backend):
                               "(jax[cuda12] for a GPU)") from exc
         _enable_jax_cache(jax)
         _register_jax_increments()
+        _run_registrations(backend)
         import pytensor
         # float64 needs x64 (else JAX computes in float32); float32 needs it
         # off again after a float64 run in the same process, or Python floats
@@ -145,6 +150,18 @@ def _register_jax_increments():
                 return x.at[indices].set(y)
             return x.at[indices].add(y)
         return increment
+
+
+def on_mode(backend, register):
+    """Call ``register`` (which registers ``backend``'s code for an op, and
+    must be safe to call again) whenever that backend's mode is asked for:
+    JAX and Numba are then imported only by processes that use them."""
+    _REGISTRATIONS[backend].append(register)
+
+
+def _run_registrations(backend):
+    for register in _REGISTRATIONS[backend]:
+        register()
 
 
 def _enable_jax_cache(jax):

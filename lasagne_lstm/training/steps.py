@@ -22,12 +22,13 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.gradient import disconnected_type
 
-from .. import backends
-from ..layers import get_all_params, get_output
+from .. import backends, nonlinearities
+from ..layers import DenseLayer, get_all_params, get_output
 from ..theano import function
 from ..utils import floatX, index_mask, with_gradient
 from .core import (DEFAULT_LEARNING_RATES, OPTIMIZERS, GradientAccumulator,  # noqa: F401
                    UpdateRule, masked_step)
+from .output_nll import dense_softmax_nll
 
 WEIGHTINGS = ("tokens", "sequences")
 MODES = ("masked", "accumulate")
@@ -72,49 +73,99 @@ class LossTerms:
     Rows whose mask is all zero (padding rows, which static-shape backends
     add so that few batch shapes occur) weigh nothing.
 
+    Parameters
+    ----------
+    model, X, mask, y, deterministic, noise
+        The model variant, its symbolic inputs, whether dropout is off, and
+        the noise input (:func:`noise_input`) when it is on.
+    weighting : str, optional
+        One of ``WEIGHTINGS``: build :attr:`objective` with it.
+    per_row : bool
+        Whether :attr:`row_loss` is needed. Without it, a language model
+        whose output layer is a dense layer without nonlinearity computes
+        its cross-entropy, and the objective's gradient, in one op
+        (:mod:`lasagne_lstm.training.output_nll`), never the whole logits.
+
     Attributes
     ----------
-    row_loss : (batch,) summed loss of each sequence's real targets
+    objective : scalar, ``Σ_i row_weights_i · row_loss_i`` (None without
+        ``weighting``)
+    row_loss : (batch,) summed loss of each sequence's real targets (None
+        when not ``per_row`` and the output layer is fused)
     row_targets : (batch,) number of real targets per sequence (tokens for a
         language model, 1 for a classifier; 0 for a padding row)
+    loss_sum : scalar, the sum of ``row_loss``
     correct : scalar, number of correctly predicted real targets
     """
 
-    def __init__(self, model, X, mask, y, deterministic, noise=None):
+    def __init__(self, model, X, mask, y, deterministic, noise=None, weighting=None,
+                 per_row=True):
         inputs = {model.l_in: X}
         if model.masked:
             inputs[model.l_mask] = mask
-        noise_kwargs = {} if noise is None else dict(noise_key=noise[0],
-                                                     noise_row_offset=noise[1])
-        logits = get_output(model.l_out, inputs, deterministic=deterministic,
-                            **noise_kwargs)
+        output_kwargs = dict(deterministic=deterministic)
+        if noise is not None:
+            output_kwargs.update(noise_key=noise[0], noise_row_offset=noise[1])
+        floatx = pytensor.config.floatX
+        if model.task == "lm":
+            weights = mask if model.masked else pt.ones_like(X, dtype=floatx)
+            self.row_targets = weights.sum(axis=1)
+        else:
+            weights = (mask.max(axis=1) if model.masked else pt.ones_like(y, dtype=floatx))
+            self.row_targets = weights
+        self.n_targets = self.row_targets.sum()
+        self.objective = None
+        if model.task == "lm" and not per_row and fusable_output(model.l_out):
+            self.row_loss = None
+            self._fused_lm(model.l_out, inputs, output_kwargs, y, weights, weighting)
+            return
+        logits = get_output(model.l_out, inputs, **output_kwargs)
         predictions = pt.argmax(logits, axis=-1)
         if model.task == "lm":
-            weights = mask if model.masked else pt.ones_like(X, dtype=logits.dtype)
             nll = target_nll(logits, y.flatten()).reshape(y.shape)
             self.row_loss = (nll * weights).sum(axis=1)
-            self.row_targets = weights.sum(axis=1)
             hits = pt.eq(predictions.reshape(y.shape), y)
             self.correct = (hits * weights).sum()
         else:
-            real = (mask.max(axis=1) if model.masked
-                    else pt.ones_like(y, dtype=logits.dtype))
-            self.row_loss = target_nll(logits, y) * real
-            self.row_targets = real
-            self.correct = (pt.eq(predictions, y) * real).sum()
+            self.row_loss = target_nll(logits, y) * weights
+            self.correct = (pt.eq(predictions, y) * weights).sum()
         self.loss_sum = self.row_loss.sum()
-        self.n_targets = self.row_targets.sum()
+        if weighting is not None:
+            self.objective = (self.row_weights(weighting) * self.row_loss).sum()
+
+    def _fused_lm(self, output, inputs, output_kwargs, y, weights, weighting):
+        """The terms from :func:`output_nll.dense_softmax_nll` on the output
+        layer's input rows."""
+        h = get_output(output.input_layer, inputs, **output_kwargs)
+        b = output.b if output.b is not None else pt.zeros((output.num_units,), h.dtype)
+        if weighting is None:
+            token_weights = pt.zeros_like(weights)
+        else:
+            token_weights = self.row_weights(weighting)[:, None] * weights
+        loss, self.loss_sum, self.correct = dense_softmax_nll(
+            h, output.W, b, y.flatten(), weights.flatten(), token_weights.flatten(),
+            grads=weighting is not None)
+        if weighting is not None:
+            self.objective = loss
 
     def row_weights(self, weighting):
         """Per-sequence weights turning summed losses into the batch objective."""
         if weighting == "tokens":
-            return pt.ones_like(self.row_loss) / self.n_targets
+            return pt.ones_like(self.row_targets) / self.n_targets
         if weighting == "sequences":
             real = pt.gt(self.row_targets, 0)
             rows = real.sum()
             return pt.switch(real, 1.0 / (pt.maximum(self.row_targets, 1) * rows), 0)
         raise ValueError("unknown weighting %r: expected one of %s"
                          % (weighting, ", ".join(WEIGHTINGS)))
+
+
+def fusable_output(layer):
+    """Whether ``layer`` gives logits as a dense layer without nonlinearity
+    over rows, which :func:`output_nll.dense_softmax_nll` can replace."""
+    return (isinstance(layer, DenseLayer) and layer.num_leading_axes == 1
+            and layer.nonlinearity is nonlinearities.identity
+            and len(layer.input_shape) == 2)
 
 
 def noise_input():
@@ -188,9 +239,8 @@ class StepFunctions:
         rule = UpdateRule(optimizer, learning_rate, max_grad_norm)
         self._evaluate = None
         if mode == "masked":
-            inputs, terms = self._terms(True)
-            loss = (terms.row_weights(weighting) * terms.row_loss).sum()
-            self._train = masked_step(inputs, loss, self.params, rule,
+            inputs, terms = self._terms(True, weighting=weighting, per_row=False)
+            self._train = masked_step(inputs, terms.objective, self.params, rule,
                                       outputs=[terms.loss_sum, terms.n_targets],
                                       backend=backend, name="train", lazy=True)
             self._steps = [self._train]
@@ -211,11 +261,11 @@ class StepFunctions:
         self.learning_rate = rule.learning_rate
         self.optimizer_state = rule.state
 
-    def _terms(self, masked, deterministic=False):
+    def _terms(self, masked, deterministic=False, **kwargs):
         X, mask, y = symbolic_inputs(self.task, masked)
         noise = noise_input() if self.noisy and not deterministic else None
         terms = LossTerms(self.model.variant(masked=masked), X, mask, y, deterministic,
-                          noise)
+                          noise, **kwargs)
         inputs = ([X, mask, y] if masked else [X, y]) + ([noise] if noise is not None else [])
         return inputs, terms
 
@@ -340,7 +390,7 @@ class StepFunctions:
 
     def _evaluation_function(self):
         if self._evaluate is None:
-            inputs, terms = self._terms(True, deterministic=True)
+            inputs, terms = self._terms(True, deterministic=True, per_row=False)
             self._evaluate = function(inputs, [terms.loss_sum, terms.n_targets,
                                                terms.correct],
                                       backend=self.backend, name="evaluate", lazy=True)

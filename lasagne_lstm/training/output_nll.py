@@ -1,0 +1,213 @@
+"""The language model's output layer and its cross-entropy as one op, with
+its gradient computed in the same pass, a chunk of real rows at a time.
+
+For rows ``h_i`` (the last recurrent layer's outputs, flattened over batch
+and time), targets ``y_i``, a dense softmax layer ``W, b`` and two weights
+per row, ``m_i`` (the mask: which rows are real tokens) and ``w_i`` (the
+row's weight in the objective, zero wherever ``m_i`` is)::
+
+    z_i   = h_i W + b
+    nll_i = log Σ_j exp(z_ij) - z_{i y_i}
+    loss  = Σ_i w_i nll_i            (differentiable in h, W and b)
+    nll_sum = Σ_i m_i nll_i,  correct = Σ_i m_i [argmax_j z_ij = y_i]
+
+and, with ``dz_i = w_i (softmax(z_i) - onehot(y_i))``, the gradients
+``dh = dz W^T``, ``dW = h^T dz``, ``db = Σ_i dz_i``.
+
+Why one op: the objective is linear in each row's cross-entropy, with
+weights known before the forward pass (the mask and the weighting), so the
+gradient of ``z`` is known as soon as ``z`` is, and the rows x classes
+arrays (56 MB at 1,408 rows of a 10k vocabulary) need never exist whole.
+On JAX the rows are taken a chunk of at most :data:`CHUNK_ROWS` at a time,
+real rows first, and the loop stops after the last chunk holding a real
+row: each chunk's logits stay in cache while they are used three times, and
+padding costs nothing. The NumPy implementation (C, Numba and FAST_COMPILE
+backends) computes on the real rows only.
+"""
+import functools
+import warnings
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.gradient import disconnected_type, grad_not_implemented
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+
+from .. import backends
+
+#: Most rows in one chunk: 256 rows of a 10k vocabulary keep a chunk's
+#: logits at 10 MB (float32).
+CHUNK_ROWS = 256
+
+
+def chunk_plan(rows, chunk_rows=CHUNK_ROWS):
+    """``(chunks, rows per chunk)`` for ``rows`` rows: as few chunks of at
+    most ``chunk_rows`` as cover them, each of equal size, a multiple of 8."""
+    chunks = max(1, -(-rows // chunk_rows))
+    size = -(-rows // chunks)
+    return chunks, -(-size // 8) * 8
+
+
+class DenseSoftmaxNLL(Op):
+    """``(loss, nll_sum, correct[, dh, dW, db])`` of a dense softmax output
+    layer on rows ``h`` (see the module text).
+
+    Parameters
+    ----------
+    grads : bool
+        Whether to compute the gradients (outputs 3 to 5, and what
+        ``pytensor.grad`` of ``loss`` uses); False for evaluation.
+    chunk_rows : int
+        Most rows per chunk on JAX.
+
+    Inputs: ``h`` (rows, H), ``W`` (H, V), ``b`` (V,), ``y`` (rows,) int,
+    ``m`` (rows,) and ``w`` (rows,), all floats of one dtype.
+    """
+
+    __props__ = ("grads", "chunk_rows")
+
+    def __init__(self, grads=True, chunk_rows=CHUNK_ROWS):
+        self.grads = bool(grads)
+        self.chunk_rows = int(chunk_rows)
+
+    def make_node(self, h, W, b, y, m, w):
+        h, W, b, m, w = (pt.as_tensor_variable(v) for v in (h, W, b, m, w))
+        y = pt.as_tensor_variable(y)
+        if (h.ndim, W.ndim, b.ndim, y.ndim, m.ndim, w.ndim) != (2, 2, 1, 1, 1, 1):
+            raise TypeError("expected h (rows, H), W (H, V), b (V,), y, m, w (rows,)")
+        if not y.dtype.startswith(("int", "uint")):
+            raise TypeError("targets must be integers, not %s" % y.dtype)
+        dtype = h.dtype
+        W, b, m, w = (v.astype(dtype) for v in (W, b, m, w))
+        outputs = [pt.scalar(dtype=dtype) for _ in range(3)]
+        if self.grads:
+            outputs += [h.type(), W.type(), b.type()]
+        return Apply(self, [h, W, b, y, m, w], outputs)
+
+    def infer_shape(self, fgraph, node, shapes):
+        h, W, b = shapes[:3]
+        return [(), (), ()] + ([h, W, b] if self.grads else [])
+
+    def connection_pattern(self, node):
+        out = len(node.outputs)
+        differentiable = [True] * out
+        return [differentiable] * 3 + [[False] * out] + [differentiable] * 2
+
+    def pullback(self, inputs, outputs, output_grads):
+        if not self.grads:
+            raise NotImplementedError("DenseSoftmaxNLL(grads=False) has no gradient")
+        if any(not _disconnected(g) for g in output_grads[1:]):
+            raise NotImplementedError("only the weighted loss (output 0) is differentiable")
+        g = output_grads[0]
+        dh, dW, db = outputs[3:]
+        return [g * dh, g * dW, g * db, disconnected_type(),
+                grad_not_implemented(self, 4, inputs[4]),
+                grad_not_implemented(self, 5, inputs[5])]
+
+    def perform(self, node, inputs, output_storage):
+        h, W, b, y, m, w = inputs
+        dtype = node.outputs[0].dtype
+        totals = np.zeros(3, dtype=dtype)
+        grads = (np.zeros_like(h), np.zeros_like(W), np.zeros_like(b)) if self.grads else ()
+        real = np.flatnonzero((m != 0) | (w != 0))
+        for start in range(0, len(real), self.chunk_rows):
+            rows = real[start:start + self.chunk_rows]
+            out = _chunk(np, h[rows], W, b, y[rows], m[rows], w[rows], self.grads)
+            totals += np.array(out[:3], dtype=dtype)
+            if self.grads:
+                grads[0][rows] = out[3]
+                grads[1][...] += out[4]
+                grads[2][...] += out[5]
+        values = [np.asarray(t, dtype=dtype) for t in totals] + list(grads)
+        for storage, value in zip(output_storage, values):
+            storage[0] = value
+
+
+def _disconnected(variable):
+    from pytensor.gradient import DisconnectedType
+    return isinstance(variable.type, DisconnectedType)
+
+
+def _chunk(xp, h, W, b, y, m, w, grads):
+    """The op's values on some rows, with array module ``xp`` (NumPy or
+    ``jax.numpy``): ``(loss, nll_sum, correct[, dh, dW, db])``."""
+    z = h @ W + b
+    top = z.max(axis=1)
+    e = xp.exp(z - top[:, None])
+    total = e.sum(axis=1)
+    picked = xp.take_along_axis(z, y[:, None], axis=1)[:, 0]
+    nll = xp.log(total) + top - picked
+    hit = (xp.argmax(z, axis=1) == y).astype(z.dtype)
+    out = ((w * nll).sum(), (m * nll).sum(), (m * hit).sum())
+    if not grads:
+        return out
+    hits = xp.arange(z.shape[1])[None, :] == y[:, None]
+    dz = e * (w / total)[:, None] - xp.where(hits, w[:, None], 0).astype(z.dtype)
+    return out + (dz @ W.T, h.T @ dz, dz.sum(axis=0))
+
+
+def dense_softmax_nll(h, W, b, y, m, w, grads=True):
+    """The outputs of :class:`DenseSoftmaxNLL` as a list: ``loss`` (to
+    differentiate), ``nll_sum`` and ``correct``."""
+    return DenseSoftmaxNLL(grads)(h, W, b, y, m, w)[:3]
+
+
+@functools.cache
+def _register_jax():
+    """JAX code for :class:`DenseSoftmaxNLL`: real rows gathered first,
+    then a loop over chunks that ends after the last real row."""
+    import jax
+    import jax.numpy as jnp
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    @jax_funcify.register(DenseSoftmaxNLL)
+    def _jax_dense_softmax_nll(op, node, **kwargs):
+        def dense_softmax_nll_jax(h, W, b, y, m, w):
+            rows = h.shape[0]
+            chunks, size = chunk_plan(rows, op.chunk_rows)
+            real = (m != 0) | (w != 0)
+            order = jnp.argsort(~real, stable=True)  # real rows first
+            pad = chunks * size - rows
+            hs, ys, ms, ws = (jnp.pad(v[order], [(0, pad)] + [(0, 0)] * (v.ndim - 1))
+                              for v in (h, y, m, w))
+            n_chunks = (real.sum() + size - 1) // size
+
+            def body(k, carry):
+                start = k * size
+                part = [jax.lax.dynamic_slice_in_dim(v, start, size) for v in (hs, ys, ms, ws)]
+                out = _chunk(jnp, part[0], W, b, part[1], part[2], part[3], op.grads)
+                totals = tuple(t + o for t, o in zip(carry[:3], out[:3]))
+                if not op.grads:
+                    return totals
+                dhs = jax.lax.dynamic_update_slice_in_dim(carry[3], out[3], start, 0)
+                return totals + (dhs, carry[4] + out[4], carry[5] + out[5])
+
+            zero = jnp.zeros((), h.dtype)
+            init = (zero, zero, zero)
+            if op.grads:
+                init += (jnp.zeros_like(hs), jnp.zeros_like(W), jnp.zeros_like(b))
+            out = jax.lax.fori_loop(0, n_chunks, body, init)
+            if not op.grads:
+                return out
+            dh = jnp.zeros_like(h).at[order].set(out[3][:rows])
+            return out[:3] + (dh,) + out[4:]
+        return dense_softmax_nll_jax
+
+
+@functools.cache
+def _register_numba():
+    """Numba runs the op's ``perform`` (NumPy, whose products call BLAS on
+    the real rows only) in object mode, as PyTensor does for any op without
+    Numba code; only its warning that it does so is left out."""
+    from pytensor.link.numba.dispatch import numba_funcify
+    from pytensor.link.numba.dispatch.basic import generate_fallback_impl
+
+    @numba_funcify.register(DenseSoftmaxNLL)
+    def _numba_dense_softmax_nll(op, node, **kwargs):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Numba will use object mode", UserWarning)
+            return generate_fallback_impl(op, node, **kwargs)
+
+
+backends.on_mode("jax", _register_jax)
+backends.on_mode("numba", _register_numba)
