@@ -165,28 +165,35 @@ def _register_jax():
         def dense_softmax_nll_jax(h, W, b, y, m, w):
             rows = h.shape[0]
             chunks, size = chunk_plan(rows, op.chunk_rows)
+            if chunks == 1:  # nothing to skip: every row, as one chunk
+                return _chunk(jnp, h, W, b, y, m, w, op.grads)
             real = (m != 0) | (w != 0)
             order = jnp.argsort(~real, stable=True)  # real rows first
             pad = chunks * size - rows
             hs, ys, ms, ws = (jnp.pad(v[order], [(0, pad)] + [(0, 0)] * (v.ndim - 1))
                               for v in (h, y, m, w))
-            n_chunks = (real.sum() + size - 1) // size
 
-            def body(k, carry):
-                start = k * size
-                part = [jax.lax.dynamic_slice_in_dim(v, start, size) for v in (hs, ys, ms, ws)]
-                out = _chunk(jnp, part[0], W, b, part[1], part[2], part[3], op.grads)
-                totals = tuple(t + o for t, o in zip(carry[:3], out[:3]))
+            def chunk(k):
+                part = [jax.lax.dynamic_slice_in_dim(v, k * size, size)
+                        for v in (hs, ys, ms, ws)]
+                return _chunk(jnp, part[0], W, b, *part[1:], op.grads)
+
+            def add_chunk(k, totals):
+                out = chunk(k)
+                added = tuple(t + o for t, o in zip(totals[:3], out[:3]))
                 if not op.grads:
-                    return totals
-                dhs = jax.lax.dynamic_update_slice_in_dim(carry[3], out[3], start, 0)
-                return totals + (dhs, carry[4] + out[4], carry[5] + out[5])
+                    return added
+                dhs = jax.lax.dynamic_update_slice_in_dim(totals[3], out[3], k * size, 0)
+                return added + (dhs, totals[4] + out[4], totals[5] + out[5])
 
-            zero = jnp.zeros((), h.dtype)
-            init = (zero, zero, zero)
+            # the first chunk starts the sums (no zeroed 10 MB weight
+            # gradient to add into); the loop ends after the last real row
+            first = chunk(0)
             if op.grads:
-                init += (jnp.zeros_like(hs), jnp.zeros_like(W), jnp.zeros_like(b))
-            out = jax.lax.fori_loop(0, n_chunks, body, init)
+                dhs = jnp.zeros_like(hs).at[:size].set(first[3])
+                first = first[:3] + (dhs,) + first[4:]
+            n_chunks = (real.sum() + size - 1) // size
+            out = jax.lax.fori_loop(1, n_chunks, add_chunk, first)
             if not op.grads:
                 return out
             dh = jnp.zeros_like(h).at[order].set(out[3][:rows])
