@@ -476,7 +476,7 @@ class GradientAccumulator:
         self.last_applied = None
 
     def compute_grad_function(self, inputs, loss, sums=(), name="compute_grad",
-                              givens=None, lazy=False):
+                              givens=None, lazy=False, scale=None):
         """Compile ``compute_grad(*inputs, scale)`` adding the gradient of
         ``Σ_i scale_i · loss_i`` into the accumulators; returns nothing.
 
@@ -491,11 +491,18 @@ class GradientAccumulator:
             function of one accumulator gives the same number of sums.
         name, givens, lazy
             As for :func:`lasagne_lstm.theano.function`.
+        scale : tensor, optional
+            The symbolic ``scale`` input, when ``loss`` is already the
+            weighted scalar ``Σ_i scale_i · loss_i`` built with it (a loss
+            whose gradient is computed with its weights, as
+            :mod:`lasagne_lstm.training.output_nll` does).
         """
         loss = pt.as_tensor_variable(loss)
         if loss.ndim > 1:
             raise ValueError("loss must be per-row (a vector) or a scalar, not %d-d"
                              % loss.ndim)
+        if scale is not None and loss.ndim:
+            raise ValueError("with its scale given, loss must be the weighted scalar")
         sums = [pt.as_tensor_variable(s) for s in sums]
         if self.sums is None:
             self.sums = [pytensor.shared(floatX(0.0), name="accumulated.sum%d" % k)
@@ -503,9 +510,12 @@ class GradientAccumulator:
         elif len(sums) != len(self.sums):
             raise ValueError("this accumulator keeps %d sums, not %d"
                              % (len(self.sums), len(sums)))
-        scale = pt.tensor(dtype=pytensor.config.floatX, shape=(None,) * loss.ndim,
-                          name="scale")
-        weighted = (scale * loss).sum()
+        if scale is None:
+            scale = pt.tensor(dtype=pytensor.config.floatX, shape=(None,) * loss.ndim,
+                              name="scale")
+            weighted = (scale * loss).sum()
+        else:
+            weighted = loss
         grads = pytensor.grad(weighted, self.params)
         upd = OrderedDict()
         rows, kept = [], []  # the factors' rows returned, and by whom kept

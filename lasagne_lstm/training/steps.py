@@ -78,8 +78,9 @@ class LossTerms:
     model, X, mask, y, deterministic, noise
         The model variant, its symbolic inputs, whether dropout is off, and
         the noise input (:func:`noise_input`) when it is on.
-    weighting : str, optional
-        One of ``WEIGHTINGS``: build :attr:`objective` with it.
+    weighting : str or tensor, optional
+        One of ``WEIGHTINGS``, or a (batch,) tensor of per-row weights:
+        build :attr:`objective` with it.
     per_row : bool
         Whether :attr:`row_loss` is needed. Without it, a language model
         whose output layer is a dense layer without nonlinearity computes
@@ -88,8 +89,8 @@ class LossTerms:
 
     Attributes
     ----------
-    objective : scalar, ``Σ_i row_weights_i · row_loss_i`` (None without
-        ``weighting``)
+    objective : scalar, ``Σ_i weight_i · row_loss_i`` with the weights of
+        ``weighting`` (None without it)
     row_loss : (batch,) summed loss of each sequence's real targets (None
         when not ``per_row`` and the output layer is fused)
     row_targets : (batch,) number of real targets per sequence (tokens for a
@@ -131,7 +132,7 @@ class LossTerms:
             self.correct = (pt.eq(predictions, y) * weights).sum()
         self.loss_sum = self.row_loss.sum()
         if weighting is not None:
-            self.objective = (self.row_weights(weighting) * self.row_loss).sum()
+            self.objective = (self._row_scale(weighting) * self.row_loss).sum()
 
     def _fused_lm(self, output, inputs, output_kwargs, y, weights, weighting):
         """The terms from :func:`output_nll.dense_softmax_nll` on the output
@@ -141,12 +142,15 @@ class LossTerms:
         if weighting is None:
             token_weights = pt.zeros_like(weights)
         else:
-            token_weights = self.row_weights(weighting)[:, None] * weights
+            token_weights = self._row_scale(weighting)[:, None] * weights
         loss, self.loss_sum, self.correct = dense_softmax_nll(
             h, output.W, b, y.flatten(), weights.flatten(), token_weights.flatten(),
             grads=weighting is not None)
         if weighting is not None:
             self.objective = loss
+
+    def _row_scale(self, weighting):
+        return self.row_weights(weighting) if isinstance(weighting, str) else weighting
 
     def row_weights(self, weighting):
         """Per-sequence weights turning summed losses into the batch objective."""
@@ -256,6 +260,16 @@ class StepFunctions:
                     self._compute_grad[masked] = self.accumulator.compute_grad_function(
                         inputs, terms.row_loss, sums=[terms.loss_sum, terms.n_targets],
                         lazy=True)
+            # and for micro-batches of several rows, a language model's
+            # output layer with its weights' gradient in one op: a single
+            # sequence's few rows gain more from the factored gradient
+            # (core.FactoredGradient), which needs the product h.T @ dz
+            if self.task == "lm" and fusable_output(model.l_out):
+                scale = pt.vector("scale", dtype=pytensor.config.floatX)
+                inputs, terms = self._terms(True, weighting=scale, per_row=False)
+                self._compute_grad["rows"] = self.accumulator.compute_grad_function(
+                    inputs, terms.objective, sums=[terms.loss_sum, terms.n_targets],
+                    lazy=True, scale=scale)
             self.accumulated_loss, self.accumulated_targets = self.accumulator.sums
             self._steps = [self.accumulator]
         self.learning_rate = rule.learning_rate
@@ -306,7 +320,13 @@ class StepFunctions:
                                  "only" % self.backend)
             self._compute_grad[False](X, y, *noise, scale)
         else:
-            self._compute_grad[True](X, mask, y, *noise, scale)
+            self._masked_compute_grad(len(X))(X, mask, y, *noise, scale)
+
+    def _masked_compute_grad(self, rows):
+        """The compute-grad function for a padded, masked micro-batch of ``rows``."""
+        if rows > 1 and "rows" in self._compute_grad:
+            return self._compute_grad["rows"]
+        return self._compute_grad[True]
 
     def apply_mean_grad(self):
         """Apply the accumulated (already averaged) gradient with the update
@@ -427,7 +447,7 @@ class StepFunctions:
                 need(self._train.function, batch, self._noise(0))
                 continue
             for mb in batch.micro_batches(micro_batch):
-                need(self._compute_grad[True].function, mb,
+                need(self._masked_compute_grad(mb.rows).function, mb,
                      self._noise(0) + [np.zeros(mb.rows, dtype=pytensor.config.floatX)])
             for fn, rows in folds:
                 need(fn, extra=rows)
