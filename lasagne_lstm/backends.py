@@ -29,7 +29,7 @@ STATIC_SHAPE_BACKENDS = ("jax",)
 BACKEND_VARIABLE = "LASAGNE_LSTM_BACKEND"
 #: backend -> functions registering its code for ops defined elsewhere in the
 #: package, called each time its mode is asked for (see :func:`on_mode`).
-_REGISTRATIONS = {"jax": [], "numba": []}
+_REGISTRATIONS = {}
 
 
 def default_backend():
@@ -69,7 +69,6 @@ def get_mode(backend):
     """
     from pytensor.compile.mode import Mode, get_mode as pytensor_get_mode
     if backend == "numba":
-        _run_registrations(backend)
         return pytensor_get_mode("NUMBA")
     if backend == "c":
         return _inlining_symbolic_ops(Mode(linker="cvm", optimizer="fast_run"))
@@ -156,11 +155,11 @@ def on_mode(backend, register):
     """Call ``register`` (which registers ``backend``'s code for an op, and
     must be safe to call again) whenever that backend's mode is asked for:
     JAX and Numba are then imported only by processes that use them."""
-    _REGISTRATIONS[backend].append(register)
+    _REGISTRATIONS.setdefault(backend, []).append(register)
 
 
 def _run_registrations(backend):
-    for register in _REGISTRATIONS[backend]:
+    for register in _REGISTRATIONS.get(backend, ()):
         register()
 
 

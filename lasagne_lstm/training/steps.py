@@ -28,7 +28,7 @@ from ..theano import function
 from ..utils import floatX, index_mask, with_gradient
 from .core import (DEFAULT_LEARNING_RATES, OPTIMIZERS, GradientAccumulator,  # noqa: F401
                    UpdateRule, masked_step)
-from .output_nll import dense_softmax_nll
+from .output_nll import UNFUSED_BACKENDS, dense_softmax_nll
 
 WEIGHTINGS = ("tokens", "sequences")
 MODES = ("masked", "accumulate")
@@ -240,10 +240,14 @@ class StepFunctions:
         # dropout masks are a function of the update number and the row
         # (an input of each training step), so resumes and both modes agree
         self.noisy = model.has_noise
+        # a language model's output layer and cross-entropy as one op
+        # (output_nll), where the backend runs it well
+        self._fused = (self.task == "lm" and fusable_output(model.l_out)
+                       and backend not in UNFUSED_BACKENDS)
         rule = UpdateRule(optimizer, learning_rate, max_grad_norm)
         self._evaluate = None
         if mode == "masked":
-            inputs, terms = self._terms(True, weighting=weighting, per_row=False)
+            inputs, terms = self._terms(True, weighting=weighting, per_row=not self._fused)
             self._train = masked_step(inputs, terms.objective, self.params, rule,
                                       outputs=[terms.loss_sum, terms.n_targets],
                                       backend=backend, name="train", lazy=True)
@@ -264,7 +268,7 @@ class StepFunctions:
             # output layer with its weights' gradient in one op: a single
             # sequence's few rows gain more from the factored gradient
             # (core.FactoredGradient), which needs the product h.T @ dz
-            if self.task == "lm" and fusable_output(model.l_out):
+            if self._fused:
                 scale = pt.vector("scale", dtype=pytensor.config.floatX)
                 inputs, terms = self._terms(True, weighting=scale, per_row=False)
                 self._compute_grad["rows"] = self.accumulator.compute_grad_function(
@@ -410,7 +414,8 @@ class StepFunctions:
 
     def _evaluation_function(self):
         if self._evaluate is None:
-            inputs, terms = self._terms(True, deterministic=True, per_row=False)
+            inputs, terms = self._terms(True, deterministic=True,
+                                        per_row=not self._fused)
             self._evaluate = function(inputs, [terms.loss_sum, terms.n_targets,
                                                terms.correct],
                                       backend=self.backend, name="evaluate", lazy=True)
