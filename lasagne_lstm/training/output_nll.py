@@ -201,14 +201,14 @@ def _register_jax():
                 dhs = jax.lax.dynamic_update_slice_in_dim(totals[3], out[3], k * size, 0)
                 return added + (dhs, totals[4] + out[4], totals[5] + out[5])
 
-            # the first chunk starts the sums (no zeroed 10 MB weight
-            # gradient to add into); the loop ends after the last real row
-            first = chunk(0)
+            # one loop from the first chunk: XLA compiles its body once (a
+            # first chunk taken out of the loop compiled the chunk twice)
+            zero = jnp.zeros((), h.dtype)
+            totals = (zero, zero, zero)
             if op.grads:
-                dhs = jnp.zeros_like(hs).at[:size].set(first[3])
-                first = first[:3] + (dhs,) + first[4:]
+                totals += (jnp.zeros_like(hs), jnp.zeros_like(W), jnp.zeros_like(b))
             n_chunks = (real.sum() + size - 1) // size
-            out = jax.lax.fori_loop(1, n_chunks, add_chunk, first)
+            out = jax.lax.fori_loop(0, n_chunks, add_chunk, totals)
             if not op.grads:
                 return out
             dh = jnp.zeros_like(h).at[order].set(out[3][:rows])
