@@ -154,7 +154,7 @@ def _register_jax_increments():
 def on_mode(backend, register):
     """Call ``register`` (which registers ``backend``'s code for an op, and
     must be safe to call again) whenever that backend's mode is asked for:
-    JAX and Numba are then imported only by processes that use them."""
+    the backend's library is then imported only by processes that use it."""
     _REGISTRATIONS.setdefault(backend, []).append(register)
 
 

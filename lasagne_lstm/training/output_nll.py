@@ -28,16 +28,17 @@ FAST_COMPILE backends; Numba would run it in object mode, see
 
 Measured in one process against the logits computed whole and
 differentiated by PyTensor (``python benchmarks/step_variants.py --compare
-output --threads 2 --per-call 6``, 2 CPUs): masked steps 1.14x as many real
-tokens per CPU second on JAX (1.30 at 1,408 rows, 0.94 to 1.06 at one
-chunk), micro-batches of 8 1.12x (``--mode accumulate --micro-batch 8``),
-and 1.18x on the C backend (``--backends c --passes 3``).
+output --threads 2 --batches 20 --per-call 6``, 2 CPUs): masked steps 1.15x
+as many real tokens per CPU second on JAX (1.19 at 1,408 rows, 1.05 and
+1.08 at one chunk), micro-batches of 8 1.12x (``--mode accumulate
+--micro-batch 8``), and 1.18x on the C backend (``--backends c --passes
+3``).
 """
 import functools
 
 import numpy as np
 import pytensor.tensor as pt
-from pytensor.gradient import disconnected_type, grad_not_implemented
+from pytensor.gradient import DisconnectedType, disconnected_type, grad_not_implemented
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
@@ -111,7 +112,7 @@ class DenseSoftmaxNLL(Op):
     def pullback(self, inputs, outputs, output_grads):
         if not self.grads:
             raise NotImplementedError("DenseSoftmaxNLL(grads=False) has no gradient")
-        if any(not _disconnected(g) for g in output_grads[1:]):
+        if any(not isinstance(g.type, DisconnectedType) for g in output_grads[1:]):
             raise NotImplementedError("only the weighted loss (output 0) is differentiable")
         g = output_grads[0]
         dh, dW, db = outputs[3:]
@@ -136,11 +137,6 @@ class DenseSoftmaxNLL(Op):
         values = [np.asarray(t, dtype=dtype) for t in totals] + list(grads)
         for storage, value in zip(output_storage, values):
             storage[0] = value
-
-
-def _disconnected(variable):
-    from pytensor.gradient import DisconnectedType
-    return isinstance(variable.type, DisconnectedType)
 
 
 def _chunk(xp, h, W, b, y, m, w, grads):
