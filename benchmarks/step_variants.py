@@ -23,6 +23,9 @@ second variant to the first.
     differentiated by PyTensor, through :func:`target_nll`, against the
     library's :mod:`lasagne_lstm.training.output_nll` op, which computes the
     cross-entropy and its gradient together a chunk of real rows at a time;
+``--compare chunks-128``, ``--compare chunks-512``
+    the output op's chunks of at most 256 rows (the library's
+    ``output_nll.CHUNK_ROWS``) against at most 128 or 512;
 ``--compare padding``
     batch widths padded to multiples of 8 against the ladder 4, 8, 12, 16,
     24, 32, 44, 60 (``pad_multiple=4, pad_growth=1.3``, the JAX default): the
@@ -91,7 +94,8 @@ DEFAULT_BACKENDS = {"loss": "c,numba,jax", "targets": "jax", "padding": "jax",
                     "guard": "jax", "guard-select": "jax", "guard-cost": "jax",
                     "guard-switch": "jax", "constants": "jax", "factored": "jax",
                     "donation": "jax", "donation-unguarded": "jax",
-                    "donated-products": "jax", "output": "jax"}
+                    "donated-products": "jax", "output": "jax", "chunks-128": "jax",
+                    "chunks-512": "jax"}
 
 
 def logsumexp_nll(logits, targets):
@@ -255,11 +259,11 @@ def variants(compare):
     """name -> (loss function, padding, update guard, constants'
     substitution, accumulator class, which step functions donate their
     updated buffers (a test of the function's name)); None: the library's."""
-    library = (None,) * 7
+    library = (None,) * 8
 
     def variant(**changes):
         names = ("loss", "padding", "guard", "substitute", "accumulator", "donate",
-                 "fusable")
+                 "fusable", "chunk_rows")
         return tuple(changes.get(n) for n in names)
     if compare == "loss":
         return {"log_softmax": library, "logsumexp": variant(loss=logsumexp_nll)}
@@ -267,6 +271,9 @@ def variants(compare):
         return {"scatter": variant(loss=scatter_nll), "closed-form": library}
     if compare == "output":
         return {"whole-logits": variant(fusable=never_fused), "fused": library}
+    if compare.startswith("chunks-"):
+        rows = int(compare.split("-")[1])
+        return {"library": library, "%d-rows" % rows: variant(chunk_rows=rows)}
     if compare == "guard-cost":
         return {"guarded": library, "unguarded": variant(guard=unguarded)}
     if compare == "guard-switch":
@@ -297,7 +304,7 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0
     and run first with ``reverse``)."""
     import pytensor
     import lasagne_lstm.training as training
-    from lasagne_lstm.training import core, steps
+    from lasagne_lstm.training import core, output_nll, steps
     from lasagne_lstm.training.cycle_constants import CycleConstants
     from lasagne_lstm.training.models import build_model
     pytensor.config.floatX = "float32"
@@ -305,13 +312,15 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0
     spec["batches"] = n_batches
     library_loss, library_guard = steps.target_nll, core.guard_updates
     library_fusable = steps.fusable_output
+    library_chunk_rows = output_nll.CHUNK_ROWS
     LIBRARY_GUARD[:] = [library_guard]
     library_substitute = CycleConstants.substitute
     library_accumulator = steps.GradientAccumulator
     library_function = core.function
     runs, out = {}, {}
     ordered = list(variants(compare).items())
-    for name, (loss, padding, guard, substitute, accumulator, donate, fusable) in \
+    for name, (loss, padding, guard, substitute, accumulator, donate, fusable,
+               chunk_rows) in \
             (ordered[::-1] if reverse else ordered):
         vocab, batches = lt.load_batches(spec, "pool", backend, padding=padding)
         config = lt.lm_config(spec, len(vocab))
@@ -321,6 +330,7 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0
         CycleConstants.substitute = substitute or library_substitute
         steps.GradientAccumulator = accumulator or library_accumulator
         steps.fusable_output = fusable or library_fusable
+        output_nll.CHUNK_ROWS = chunk_rows or library_chunk_rows
         if donate is not None:
             core.function = donating_functions(library_function, donate)
         try:
@@ -334,6 +344,7 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0
             CycleConstants.substitute = library_substitute
             steps.GradientAccumulator = library_accumulator
             steps.fusable_output = library_fusable
+            output_nll.CHUNK_ROWS = library_chunk_rows
             core.function = library_function
         runs[name] = (step, batches)
         tokens = sum(b.n_tokens for b in batches)

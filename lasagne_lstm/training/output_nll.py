@@ -160,7 +160,7 @@ def _chunk(xp, h, W, b, y, m, w, grads):
 def dense_softmax_nll(h, W, b, y, m, w, grads=True):
     """The outputs of :class:`DenseSoftmaxNLL` as a list: ``loss`` (to
     differentiate), ``nll_sum`` and ``correct``."""
-    return DenseSoftmaxNLL(grads)(h, W, b, y, m, w)[:3]
+    return DenseSoftmaxNLL(grads, CHUNK_ROWS)(h, W, b, y, m, w)[:3]
 
 
 @functools.cache
