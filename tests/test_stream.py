@@ -67,3 +67,38 @@ def test_stream_training_learns_a_periodic_stream():
         perplexities.append(np.exp(total / count))
     assert perplexities[0] > 3
     assert perplexities[-1] < 1.5, perplexities
+
+
+def test_fused_output_updates_like_the_whole_logits(monkeypatch):
+    """A stream update, and an evaluation, with the output layer and
+    cross-entropy as one op (its hand-written gradient) against the logits
+    computed whole and differentiated by PyTensor, from the same weights
+    and state, on the op's NumPy code (FAST_COMPILE) and its JAX code."""
+    import pytest
+    from lasagne_lstm.training import steps
+    ids = np.random.RandomState(2).randint(0, 10, size=3 * 10 + 1).astype("int32")
+    X, y = next(iter(stream_batches(ids, batch_size=3, num_steps=9)))
+    for backend in ("fast_compile", "jax"):
+        results = []
+        for fused in (True, False):
+            if not fused:
+                monkeypatch.setattr(steps, "fusable_output", lambda layer: False)
+            model = _stateful("lstm", layers=1)
+            stream = StreamStepFunctions(model, "sgd", learning_rate=0.5, backend=backend)
+            assert stream._fused is fused
+            states = [s + 0.1 for s in stream.initial_states(3)]
+            evaluated = stream.evaluate(X, y, states)[0]
+            loss, n, finals = stream.train(X, y, states)
+            results.append((evaluated, loss, finals,
+                            {k: p.get_value() for k, p in model.params.items()}))
+            monkeypatch.undo()
+        (e1, l1, f1, p1), (e2, l2, f2, p2) = results
+        assert e1 == pytest.approx(e2, rel=1e-10) and l1 == pytest.approx(l2, rel=1e-10)
+        for a, b in zip(f1, f2):
+            np.testing.assert_allclose(a, b, rtol=1e-10)
+        for name in p1:
+            np.testing.assert_allclose(p1[name], p2[name], rtol=1e-9, atol=1e-12,
+                                       err_msg=name)
+        # the update moved the output weights: the comparison is not vacuous
+        before = _stateful("lstm", layers=1).params["output.W"].get_value()
+        assert not np.allclose(p1["output.W"], before)

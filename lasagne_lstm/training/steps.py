@@ -138,14 +138,10 @@ class LossTerms:
         """The terms from :func:`output_nll.dense_softmax_nll` on the output
         layer's input rows."""
         h = get_output(output.input_layer, inputs, **output_kwargs)
-        b = output.b if output.b is not None else pt.zeros((output.num_units,), h.dtype)
-        if weighting is None:
-            token_weights = pt.zeros_like(weights)
-        else:
-            token_weights = self._row_scale(weighting)[:, None] * weights
-        loss, self.loss_sum, self.correct = dense_softmax_nll(
-            h, output.W, b, y.flatten(), weights.flatten(), token_weights.flatten(),
-            grads=weighting is not None)
+        token_weights = (None if weighting is None
+                         else self._row_scale(weighting)[:, None] * weights)
+        loss, self.loss_sum, self.correct = fused_output_nll(output, h, y, weights,
+                                                             token_weights)
         if weighting is not None:
             self.objective = loss
 
@@ -170,6 +166,18 @@ def fusable_output(layer):
     return (isinstance(layer, DenseLayer) and layer.num_leading_axes == 1
             and layer.nonlinearity is nonlinearities.identity
             and len(layer.input_shape) == 2)
+
+
+def fused_output_nll(output, h, y, mask, weights=None):
+    """``(objective, loss sum, correct)`` of the dense layer ``output`` on its
+    input rows ``h`` (:func:`output_nll.dense_softmax_nll`), for targets
+    ``y`` and ``mask`` of one shape; the objective (None without ``weights``,
+    and then no gradients are computed) weighs each token by ``weights``."""
+    b = output.b if output.b is not None else pt.zeros((output.num_units,), h.dtype)
+    flat_weights = pt.zeros_like(mask.flatten()) if weights is None else weights.flatten()
+    loss, loss_sum, correct = dense_softmax_nll(h, output.W, b, y.flatten(), mask.flatten(),
+                                                flat_weights, grads=weights is not None)
+    return (None if weights is None else loss), loss_sum, correct
 
 
 def noise_input():
@@ -525,18 +533,21 @@ class StreamStepFunctions:
         self.backend = backend
         self.params = get_all_params(model.l_out, trainable=True)
         self.noisy = model.has_noise
-        inputs, loss_sum, finals = self._graph(deterministic=False)
-        self._train = masked_step(inputs, loss_sum / inputs[0].shape[0], self.params,
+        # the output layer and cross-entropy as one op, as in StepFunctions
+        self._fused = (fusable_output(model.l_out) and backend not in UNFUSED_BACKENDS)
+        inputs, objective, loss_sum, finals = self._graph(deterministic=False)
+        self._train = masked_step(inputs, objective, self.params,
                                   optimizer, learning_rate, max_grad_norm,
                                   outputs=[loss_sum] + finals, backend=backend,
                                   name="stream_train", lazy=True)
         self.learning_rate = self._train.learning_rate
         self.optimizer_state = self._train.optimizer_state
-        inputs, loss_sum, finals = self._graph(deterministic=True)
+        inputs, _, loss_sum, finals = self._graph(deterministic=True)
         self._evaluate = function(inputs, [loss_sum] + finals, backend=backend,
                                   name="stream_evaluate", lazy=True)
 
     def _graph(self, deterministic):
+        """``(inputs, objective, loss sum, final states)`` of a window."""
         from .models import final_states
         X, _, y = symbolic_inputs("lm", False)
         states = [pt.matrix(dtype=pytensor.config.floatX, name=layer.name)
@@ -546,11 +557,19 @@ class StreamStepFunctions:
         noise = noise_input() if self.noisy and not deterministic else None
         noise_kwargs = {} if noise is None else dict(noise_key=noise[0],
                                                      noise_row_offset=noise[1])
-        outputs = get_output([self.model.l_out] + self.model.recurrent_layers, inputs,
+        output = self.model.l_out
+        top = output.input_layer if self._fused else output
+        outputs = get_output([top] + self.model.recurrent_layers, inputs,
                              deterministic=deterministic, **noise_kwargs)
-        loss_sum = target_nll(outputs[0], y.flatten()).sum()
-        return ([X, y] + states + ([noise] if noise is not None else []), loss_sum,
-                final_states(self.model, outputs[1:]))
+        if self._fused:
+            every = pt.ones_like(y, dtype=pytensor.config.floatX)
+            objective, loss_sum, _ = fused_output_nll(
+                output, outputs[0], y, every, None if deterministic else every / X.shape[0])
+        else:
+            loss_sum = target_nll(outputs[0], y.flatten()).sum()
+            objective = loss_sum / X.shape[0]
+        return ([X, y] + states + ([noise] if noise is not None else []), objective,
+                loss_sum, final_states(self.model, outputs[1:]))
 
     def initial_states(self, batch_size):
         """Zero states for the first window."""
