@@ -3,7 +3,8 @@ process, in alternating passes, so that both see the same neighbours on a
 shared machine. The workload is that of ``lstm_throughput.py`` (its first
 ``--batches`` bucketed Shakespeare batches, vocabulary 10k, embedding 128,
 LSTM 256 with ``grad_clipping=5``, Adam), in masked mode or (``--mode
-accumulate``) accumulation over single sequences. Reports real tokens per
+accumulate``) accumulation over single sequences, or (``--mode stream``)
+stream training on the batches' tokens. Reports real tokens per
 CPU second (median of the passes, one pinned thread) and the ratio of the
 second variant to the first.
 
@@ -86,6 +87,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import numpy as np
 
 import lstm_throughput as lt
 
@@ -298,6 +301,40 @@ def variants(compare):
     return {"multiple-8": variant(padding=(8, 1.0)), "ladder-4x1.3": variant(padding=(4, 1.3))}
 
 
+#: Stream mode's windows: rows x steps.
+STREAM_WINDOW = (32, 35)
+
+
+class StreamWindow:
+    """One window of a token stream, with what the timing loop reads of a batch."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+        self.n_tokens = X.size
+
+
+class StreamSteps:
+    """Stream training (``StreamStepFunctions``) on the workload's model made
+    stateful, with ``train_batch`` carrying the state from window to window."""
+
+    def __init__(self, config, backend):
+        from lasagne_lstm.training import StreamStepFunctions
+        from lasagne_lstm.training.models import build_model
+        model = build_model(dict(config, stateful=True), masked=False)
+        self.steps = StreamStepFunctions(model, "adam", backend=backend)
+        self.states = self.steps.initial_states(STREAM_WINDOW[0])
+
+    @staticmethod
+    def windows(batches):
+        """The batches' real tokens, in order, as one stream cut into windows."""
+        from lasagne_lstm.training.data import stream_batches
+        ids = np.concatenate([b.X[i, :n] for b in batches for i, n in enumerate(b.lengths)])
+        return [StreamWindow(X, y) for X, y in stream_batches(ids, *STREAM_WINDOW)]
+
+    def train_batch(self, window, micro_batch=None):
+        _, _, self.states = self.steps.train(window.X, window.y, self.states)
+
+
 def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0,
             reverse=False):
     """Both variants on one backend, in this process (the second one built
@@ -334,8 +371,12 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0
         if donate is not None:
             core.function = donating_functions(library_function, donate)
         try:
-            step = training.StepFunctions(build_model(config), mode=mode,
-                                          optimizer="adam", backend=backend)
+            if mode == "stream":
+                step = StreamSteps(config, backend)
+                batches = step.windows(batches)
+            else:
+                step = training.StepFunctions(build_model(config), mode=mode,
+                                              optimizer="adam", backend=backend)
             t0 = time.perf_counter()
             for b in batches:  # compiles every shape while the variant is in place
                 step.train_batch(b, micro_batch)
@@ -401,8 +442,10 @@ def main(argv=None):
     p.add_argument("--compare", choices=tuple(DEFAULT_BACKENDS),
                    default="loss",
                    help="which pair of variants (default loss)")
-    p.add_argument("--mode", choices=("masked", "accumulate"), default="masked",
-                   help="masked (default), or accumulation over single sequences")
+    p.add_argument("--mode", choices=("masked", "accumulate", "stream"), default="masked",
+                   help="masked (default), accumulation over single sequences, or "
+                        "stream training (truncated BPTT, %d x %d windows of the "
+                        "batches' tokens)" % STREAM_WINDOW)
     p.add_argument("--micro-batch", type=int, default=1,
                    help="sequences per compute_grad call in accumulation mode (1)")
     p.add_argument("--backends", default=None,

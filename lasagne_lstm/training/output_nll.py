@@ -31,8 +31,8 @@ differentiated by PyTensor (``python benchmarks/step_variants.py --compare
 output --threads 2 --batches 20 --per-call 6``, 2 CPUs): masked steps 1.15x
 as many real tokens per CPU second on JAX (1.19 at 1,408 rows, 1.05 and
 1.08 at one chunk), micro-batches of 8 1.12x (``--mode accumulate
---micro-batch 8``), and 1.18x on the C backend (``--backends c --passes
-3``).
+--micro-batch 8``), stream training 1.12x (``--mode stream --batches 40``)
+and 1.18x on the C backend (``--backends c --passes 3``).
 """
 import functools
 
