@@ -79,6 +79,8 @@ Example::
     python benchmarks/step_variants.py --compare padding --mode accumulate
     python benchmarks/step_variants.py --compare constants --mode accumulate --threads 2
     python benchmarks/step_variants.py --compare targets --threads 2 --per-call 10
+    python benchmarks/step_variants.py --compare output --threads 2 --batches 20 --per-call 6
+    python benchmarks/step_variants.py --compare output --mode stream --threads 2 --batches 40
 """
 import argparse
 import json
@@ -467,6 +469,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.compare.startswith("donat") and args.backends not in (None, "jax"):
         p.error("--compare %s compares JAX linkers: --backends jax only" % args.compare)
+    if args.per_call and args.mode == "stream":
+        p.error("--per-call times one batch of each width; stream windows have one width")
     if args.per_call and args.compare == "padding":
         p.error("--per-call times the variants on the same batches; --compare padding "
                 "pads them differently")
