@@ -1,6 +1,7 @@
 """Stream mode: state carried from one window to the next equals reading the
 whole stream at once; training on a stream learns."""
 import numpy as np
+import pytest
 
 import lasagne_lstm.random as lrandom
 from lasagne_lstm.training.data import stream_batches
@@ -74,7 +75,6 @@ def test_fused_output_updates_like_the_whole_logits(monkeypatch):
     cross-entropy as one op (its hand-written gradient) against the logits
     computed whole and differentiated by PyTensor, from the same weights
     and state, on the op's NumPy code (FAST_COMPILE) and its JAX code."""
-    import pytest
     from lasagne_lstm.training import steps
     ids = np.random.RandomState(2).randint(0, 10, size=3 * 10 + 1).astype("int32")
     X, y = next(iter(stream_batches(ids, batch_size=3, num_steps=9)))
