@@ -96,6 +96,16 @@ def test_accumulation_equals_masked_with_dropout(micro_batch):
     assert _max_rel_diff(masked, without) > 1e-3  # dropout did change the update
 
 
+def test_tied_embeddings_agree_across_modes():
+    """Tied weights reach the output op as an expression (the embedding's
+    transpose): the masked step (output layer and cross-entropy as one op)
+    against single sequences (whole logits, PyTensor's gradient)."""
+    config = dict(LM_CONFIG, embedding=4, hidden=4, tie_embeddings=True)
+    start, masked, accumulated, _ = _masked_then_accumulated(config, "sgd", 1)
+    assert _max_rel_diff(masked, start) > 1e-4
+    assert _max_rel_diff(masked, accumulated) < 1e-5
+
+
 def test_sequence_weighting_and_global_norm_agree_across_modes():
     _, masked, accumulated, _ = _masked_then_accumulated(
         LM_CONFIG, "sgd", 1, weighting="sequences", max_grad_norm=0.05)
