@@ -81,18 +81,18 @@ class LossTerms:
     weighting : str or tensor, optional
         One of ``WEIGHTINGS``, or a (batch,) tensor of per-row weights:
         build :attr:`objective` with it.
-    per_row : bool
-        Whether :attr:`row_loss` is needed. Without it, a language model
-        whose output layer is a dense layer without nonlinearity computes
-        its cross-entropy, and the objective's gradient, in one op
-        (:mod:`lasagne_lstm.training.output_nll`), never the whole logits.
+    fused : bool
+        Compute the output layer, its cross-entropy and the objective's
+        gradient in one op (:mod:`lasagne_lstm.training.output_nll`), never
+        the whole logits, and no :attr:`row_loss`; for a model and backend
+        where :func:`fuses_output` holds.
 
     Attributes
     ----------
     objective : scalar, ``Σ_i weight_i · row_loss_i`` with the weights of
         ``weighting`` (None without it)
     row_loss : (batch,) summed loss of each sequence's real targets (None
-        when not ``per_row`` and the output layer is fused)
+        when ``fused``)
     row_targets : (batch,) number of real targets per sequence (tokens for a
         language model, 1 for a classifier; 0 for a padding row)
     loss_sum : scalar, the sum of ``row_loss``
@@ -100,7 +100,7 @@ class LossTerms:
     """
 
     def __init__(self, model, X, mask, y, deterministic, noise=None, weighting=None,
-                 per_row=True):
+                 fused=False):
         inputs = {model.l_in: X}
         if model.masked:
             inputs[model.l_mask] = mask
@@ -116,7 +116,7 @@ class LossTerms:
             self.row_targets = weights
         self.n_targets = self.row_targets.sum()
         self.objective = None
-        if model.task == "lm" and not per_row and fusable_output(model.l_out):
+        if fused:
             self.row_loss = None
             self._fused_lm(model.l_out, inputs, output_kwargs, y, weights, weighting)
             return
@@ -158,6 +158,14 @@ class LossTerms:
             return pt.switch(real, 1.0 / (pt.maximum(self.row_targets, 1) * rows), 0)
         raise ValueError("unknown weighting %r: expected one of %s"
                          % (weighting, ", ".join(WEIGHTINGS)))
+
+
+def fuses_output(model, backend):
+    """Whether step functions on ``backend`` compute ``model``'s output layer
+    and cross-entropy as one op: a language model whose output layer
+    :func:`fusable_output` accepts, on a backend that runs the op well."""
+    return (model.task == "lm" and fusable_output(model.l_out)
+            and backend not in UNFUSED_BACKENDS)
 
 
 def fusable_output(layer):
@@ -248,14 +256,11 @@ class StepFunctions:
         # dropout masks are a function of the update number and the row
         # (an input of each training step), so resumes and both modes agree
         self.noisy = model.has_noise
-        # a language model's output layer and cross-entropy as one op
-        # (output_nll), where the backend runs it well
-        self._fused = (self.task == "lm" and fusable_output(model.l_out)
-                       and backend not in UNFUSED_BACKENDS)
+        self._fused = fuses_output(model, backend)
         rule = UpdateRule(optimizer, learning_rate, max_grad_norm)
         self._evaluate = None
         if mode == "masked":
-            inputs, terms = self._terms(True, weighting=weighting, per_row=not self._fused)
+            inputs, terms = self._terms(True, weighting=weighting, fused=self._fused)
             self._train = masked_step(inputs, terms.objective, self.params, rule,
                                       outputs=[terms.loss_sum, terms.n_targets],
                                       backend=backend, name="train", lazy=True)
@@ -278,7 +283,7 @@ class StepFunctions:
             # (core.FactoredGradient), which needs the product h.T @ dz
             if self._fused:
                 scale = pt.vector("scale", dtype=pytensor.config.floatX)
-                inputs, terms = self._terms(True, weighting=scale, per_row=False)
+                inputs, terms = self._terms(True, weighting=scale, fused=True)
                 self._compute_grad["rows"] = self.accumulator.compute_grad_function(
                     inputs, terms.objective, sums=[terms.loss_sum, terms.n_targets],
                     lazy=True, scale=scale)
@@ -423,7 +428,7 @@ class StepFunctions:
     def _evaluation_function(self):
         if self._evaluate is None:
             inputs, terms = self._terms(True, deterministic=True,
-                                        per_row=not self._fused)
+                                        fused=self._fused)
             self._evaluate = function(inputs, [terms.loss_sum, terms.n_targets,
                                                terms.correct],
                                       backend=self.backend, name="evaluate", lazy=True)
@@ -533,8 +538,7 @@ class StreamStepFunctions:
         self.backend = backend
         self.params = get_all_params(model.l_out, trainable=True)
         self.noisy = model.has_noise
-        # the output layer and cross-entropy as one op, as in StepFunctions
-        self._fused = (fusable_output(model.l_out) and backend not in UNFUSED_BACKENDS)
+        self._fused = fuses_output(model, backend)
         inputs, objective, loss_sum, finals = self._graph(deterministic=False)
         self._train = masked_step(inputs, objective, self.params,
                                   optimizer, learning_rate, max_grad_norm,
