@@ -261,15 +261,14 @@ def compute_grad_only(name):
 
 
 def variants(compare):
-    """name -> (loss function, padding, update guard, constants'
-    substitution, accumulator class, which step functions donate their
-    updated buffers (a test of the function's name)); None: the library's."""
-    library = (None,) * 8
+    """name -> the variant's changes to the library: ``padding`` (of the
+    batches), ``donate`` (which step functions donate their updated
+    buffers, a test of the function's name), and library attributes
+    replaced while its graphs are built (the keys of :func:`replaced`)."""
+    library = {}
 
     def variant(**changes):
-        names = ("loss", "padding", "guard", "substitute", "accumulator", "donate",
-                 "fusable", "chunk_rows")
-        return tuple(changes.get(n) for n in names)
+        return changes
     if compare == "loss":
         return {"log_softmax": library, "logsumexp": variant(loss=logsumexp_nll)}
     if compare == "targets":
@@ -337,41 +336,44 @@ class StreamSteps:
         _, _, self.states = self.steps.train(window.X, window.y, self.states)
 
 
+def replaced():
+    """Variant key -> (object, attribute) of the library that the variant
+    replaces; each is looked up when graphs are built."""
+    from lasagne_lstm.training import core, output_nll, steps
+    from lasagne_lstm.training.cycle_constants import CycleConstants
+    return {"loss": (steps, "target_nll"), "guard": (core, "guard_updates"),
+            "substitute": (CycleConstants, "substitute"),
+            "accumulator": (steps, "GradientAccumulator"),
+            "fusable": (steps, "fusable_output"), "chunk_rows": (output_nll, "CHUNK_ROWS"),
+            "function": (core, "function")}
+
+
 def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0,
             reverse=False):
     """Both variants on one backend, in this process (the second one built
     and run first with ``reverse``)."""
     import pytensor
     import lasagne_lstm.training as training
-    from lasagne_lstm.training import core, output_nll, steps
-    from lasagne_lstm.training.cycle_constants import CycleConstants
+    from lasagne_lstm.training import core
     from lasagne_lstm.training.models import build_model
     pytensor.config.floatX = "float32"
     spec = lt.base_spec(lt.parse_args([]))
     spec["batches"] = n_batches
-    library_loss, library_guard = steps.target_nll, core.guard_updates
-    library_fusable = steps.fusable_output
-    library_chunk_rows = output_nll.CHUNK_ROWS
-    LIBRARY_GUARD[:] = [library_guard]
-    library_substitute = CycleConstants.substitute
-    library_accumulator = steps.GradientAccumulator
-    library_function = core.function
+    LIBRARY_GUARD[:] = [core.guard_updates]
+    targets = replaced()
     runs, out = {}, {}
     ordered = list(variants(compare).items())
-    for name, (loss, padding, guard, substitute, accumulator, donate, fusable,
-               chunk_rows) in \
-            (ordered[::-1] if reverse else ordered):
+    for name, changes in (ordered[::-1] if reverse else ordered):
+        changes = dict(changes)
+        padding = changes.pop("padding", None)
+        donate = changes.pop("donate", None)
+        if donate is not None:
+            changes["function"] = donating_functions(core.function, donate)
         vocab, batches = lt.load_batches(spec, "pool", backend, padding=padding)
         config = lt.lm_config(spec, len(vocab))
-        # both looked up when graphs are built
-        steps.target_nll = loss or library_loss
-        core.guard_updates = guard or library_guard
-        CycleConstants.substitute = substitute or library_substitute
-        steps.GradientAccumulator = accumulator or library_accumulator
-        steps.fusable_output = fusable or library_fusable
-        output_nll.CHUNK_ROWS = chunk_rows or library_chunk_rows
-        if donate is not None:
-            core.function = donating_functions(library_function, donate)
+        library = {key: getattr(*targets[key]) for key in changes}
+        for key, value in changes.items():
+            setattr(*targets[key], value)
         try:
             if mode == "stream":
                 step = StreamSteps(config, backend)
@@ -383,12 +385,8 @@ def measure(backend, compare, mode, n_batches, passes, micro_batch=1, per_call=0
             for b in batches:  # compiles every shape while the variant is in place
                 step.train_batch(b, micro_batch)
         finally:
-            steps.target_nll, core.guard_updates = library_loss, library_guard
-            CycleConstants.substitute = library_substitute
-            steps.GradientAccumulator = library_accumulator
-            steps.fusable_output = library_fusable
-            output_nll.CHUNK_ROWS = library_chunk_rows
-            core.function = library_function
+            for key, value in library.items():
+                setattr(*targets[key], value)
         runs[name] = (step, batches)
         tokens = sum(b.n_tokens for b in batches)
         out[name] = dict(first_pass_s=time.perf_counter() - t0,
